@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# Builds the project-local virtual environment (.venv) with a known-good stack.
+#
+# Why a script and not just `pip install -e .`: mmseg 1.2.2 needs full mmcv (mmcv.ops), PyPI
+# only has mmcv's source, the build takes ~12 minutes, and pip's wheel cache does not key on
+# the torch version (a wheel built for another torch fails at import). So the mmcv wheel is
+# built once per (python, torch, CUDA) and kept in a cache folder outside the clone.
+#
+# Environment:
+#   ADALA_VENV          where the venv goes (default: .venv in the repository)
+#   ADALA_CACHE         wheel cache (default: ${XDG_CACHE_HOME:-~/.cache}/mmseg-adala)
+#   ADALA_SYSTEM_TORCH  =1: keep the torch/torchvision of the python that runs this script
+#                       (e.g. a CUDA build); the venv then sees that python's site-packages.
+#   PYTHON              the python to build the venv from (default: python3)
+set -euo pipefail
+
+TORCH_VERSION=2.12.1
+TORCHVISION_VERSION=0.27.1
+MMCV_VERSION=2.1.0
+# setuptools 81 removed pkg_resources, which mmcv's setup.py imports.
+SETUPTOOLS_SPEC='setuptools<81'
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="${ADALA_VENV:-$ROOT/.venv}"
+CACHE="${ADALA_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/mmseg-adala}"
+PYTHON="${PYTHON:-python3}"
+START=$SECONDS
+
+step() { printf '\n==> [setup %3ds] %s\n' "$((SECONDS - START))" "$*"; }
+fail() {
+    printf '\nSET-UP FAILED: %s\n' "$1" >&2
+    [ $# -gt 1 ] && printf 'What to do: %s\n' "$2" >&2
+    exit 1
+}
+
+step "Checking the base python ($PYTHON)"
+"$PYTHON" -c 'import sys; assert sys.version_info >= (3, 9), sys.version' 2>/dev/null ||
+    fail "$PYTHON is missing or older than 3.9." "install Python 3.9-3.12 or set PYTHON=/path/to/python3."
+"$PYTHON" -c 'import venv, ensurepip' 2>/dev/null ||
+    fail "$PYTHON cannot create virtual environments." "install the venv module (Debian: apt-get install python3-venv)."
+
+if [ ! -x "$VENV/bin/python" ]; then
+    step "Creating the virtual environment $VENV"
+    venv_args=()
+    [ "${ADALA_SYSTEM_TORCH:-0}" = 1 ] && venv_args+=(--system-site-packages)
+    "$PYTHON" -m venv "${venv_args[@]}" "$VENV" || fail "could not create $VENV." "check disk space and permissions, then rerun."
+fi
+PY="$VENV/bin/python"
+pip_install() { "$PY" -m pip install --disable-pip-version-check -q "$@"; }
+
+step "Installing build tools ($SETUPTOOLS_SPEC, wheel)"
+pip_install --upgrade pip "$SETUPTOOLS_SPEC" wheel || fail "pip could not install build tools." "check the network access to PyPI."
+
+if [ "${ADALA_SYSTEM_TORCH:-0}" = 1 ]; then
+    step "Using the existing torch (ADALA_SYSTEM_TORCH=1)"
+    "$PY" - <<'EOF' || fail "no usable torch/torchvision in the base python." "install torch<2.14 with its matching torchvision there, or unset ADALA_SYSTEM_TORCH."
+import torch, torchvision
+major, minor = (int(x) for x in torch.__version__.split('.')[:2])
+assert (major, minor) < (2, 14), f'torch {torch.__version__}: mmcv 2.1.0 cannot build against torch>=2.14 (C++20 headers)'
+print(f'torch {torch.__version__}, torchvision {torchvision.__version__}')
+EOF
+else
+    step "Installing torch $TORCH_VERSION + torchvision $TORCHVISION_VERSION (first time: ~2.6 GB download)"
+    pip_install "torch==$TORCH_VERSION" "torchvision==$TORCHVISION_VERSION" "$SETUPTOOLS_SPEC" ||
+        fail "pip could not install torch $TORCH_VERSION." "check the network access to PyPI and the free disk space (~6 GB)."
+fi
+
+# The wheel is only valid for this exact python, torch and CUDA: its folder name says so.
+TAG="$("$PY" -c 'import sys, torch; v = sys.version_info; t = torch.__version__.replace("+", "_"); print(f"py{v[0]}{v[1]}-torch{t}-cuda{torch.version.cuda or 0}")')"
+WITH_CUDA="$("$PY" -c 'import torch; from torch.utils.cpp_extension import CUDA_HOME; print(int(torch.cuda.is_available() and CUDA_HOME is not None))')"
+[ "$WITH_CUDA" = 1 ] && TAG="$TAG-cudaops"
+WHEEL_DIR="$CACHE/mmcv-$MMCV_VERSION/$TAG"
+
+if ! "$PY" -c "import mmcv, mmcv.ops; assert mmcv.__version__ == '$MMCV_VERSION'" 2>/dev/null; then
+    if ! ls "$WHEEL_DIR"/mmcv-*.whl >/dev/null 2>&1; then
+        step "Building mmcv $MMCV_VERSION with its compiled ops (CUDA ops: $WITH_CUDA). This takes ~12 minutes on 2 cores, once per torch version; the wheel is kept in $WHEEL_DIR"
+        pip_install ninja psutil || true  # optional: ninja speeds the build up
+        build_dir="$(mktemp -d)"
+        # --no-cache-dir: pip's wheel cache ignores the torch version (see the header).
+        MMCV_WITH_OPS=1 FORCE_CUDA="$WITH_CUDA" MAX_JOBS="${MAX_JOBS:-$(nproc)}" \
+            "$PY" -m pip wheel --disable-pip-version-check --no-build-isolation --no-deps --no-cache-dir \
+            "mmcv==$MMCV_VERSION" -w "$build_dir" ||
+            fail "the mmcv $MMCV_VERSION build failed (see the compiler output above)." \
+                 "make sure gcc/g++ and the Python headers are installed (Debian: apt-get install build-essential python3-dev), then rerun."
+        mkdir -p "$WHEEL_DIR"
+        mv "$build_dir"/mmcv-*.whl "$WHEEL_DIR"/  # a finished wheel only: an interrupted build leaves no half file
+        rm -rf "$build_dir"
+    else
+        step "Reusing the cached mmcv wheel from $WHEEL_DIR"
+    fi
+    pip_install "$WHEEL_DIR"/mmcv-*.whl || fail "could not install the cached mmcv wheel." "delete $WHEEL_DIR and rerun to rebuild it."
+fi
+
+step "Installing mmengine, mmsegmentation, timm and mmseg-adala (editable)"
+pip_install -e "$ROOT[tests]" "$SETUPTOOLS_SPEC" || fail "pip could not install the project's requirements." "check the network access to PyPI."
+
+step "Checking the installation"
+"$PY" -c "import mmseg_adala, mmseg.models, mmcv.ops, timm, torchvision; import torch; print('torch', torch.__version__, '| mmcv', mmcv.__version__, '| mmseg', mmseg.__version__, '| timm', timm.__version__)" ||
+    fail "the environment does not import." "rerun this script; if it persists, delete $VENV and $WHEEL_DIR and rerun."
+step "Done: activate with 'source $VENV/bin/activate'"
