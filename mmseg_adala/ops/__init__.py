@@ -1,0 +1,11 @@
+"""Attention kernels and feature maps on (B, H, N, d) tensors, each beside a naive reference."""
+from .feature_maps import (FEATURE_MAPS, EluFeatureMap, FocusedFeatureMap, HedgehogFeatureMap,
+                           ReluFeatureMap, build_feature_map)
+from .linear_attention import linear_attention, linear_attention_naive
+from .softmax_attention import softmax_attention, softmax_attention_naive
+
+__all__ = [
+    'linear_attention', 'linear_attention_naive', 'softmax_attention', 'softmax_attention_naive',
+    'build_feature_map', 'FEATURE_MAPS', 'EluFeatureMap', 'ReluFeatureMap', 'FocusedFeatureMap',
+    'HedgehogFeatureMap',
+]

@@ -1,0 +1,111 @@
+"""Feature maps phi for linear attention, applied per head to (B, H, N, d) tensors.
+
+Every map is an ``nn.Module`` built as ``cls(num_heads, head_dim, **kwargs)`` -- even the
+parameter-free ones -- so an attention layer owns (and moves, casts, saves) one uniformly.
+All outputs are non-negative, which keeps the linear-attention normaliser positive.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class _ParameterFreeMap(nn.Module):
+    """Base of the maps that need no shape: it accepts (and ignores) it for a uniform build."""
+
+    def __init__(self, num_heads: int | None = None, head_dim: int | None = None) -> None:
+        super().__init__()
+
+
+class EluFeatureMap(_ParameterFreeMap):
+    """phi(x) = ELU(x) + 1 (Katharopoulos et al., 2020): smooth, strictly positive; the paper's default."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.elu(x) + 1
+
+
+class ReluFeatureMap(_ParameterFreeMap):
+    """phi(x) = ReLU(x): sparse and cheap, but a row can map to all zeros."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.relu(x)
+
+
+class FocusedFeatureMap(_ParameterFreeMap):
+    """FLatten Transformer's focused map (Han et al., ICCV 2023).
+
+    With x = ReLU(x) + eps, phi(x) = ||x|| / ||x**p|| * x**p: raising to a power p sharpens
+    the attention distribution towards the dominant directions while the rescaling keeps
+    the norm of x.
+
+    The map is positively homogeneous (phi(c x) = c phi(x)), so it is evaluated on
+    y = x / max(x): y**p then lies in (0, 1] with a 1 in every row, so ||y**p|| >= 1 and
+    neither 0/0 (underflow of tiny x**p) nor fp16 overflow (large x**p) can occur.
+
+    Args:
+        power: focusing exponent p (FLatten uses 3).
+        eps: added after the ReLU so that all-negative rows stay non-zero.
+    """
+
+    def __init__(self, num_heads: int | None = None, head_dim: int | None = None,
+                 power: float = 3, eps: float = 1e-6) -> None:
+        super().__init__()
+        self.power = power
+        self.eps = eps
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = F.relu(x) + self.eps
+        y = (x / x.amax(dim=-1, keepdim=True)) ** self.power
+        return y * (x.norm(dim=-1, keepdim=True) / y.norm(dim=-1, keepdim=True))
+
+
+class HedgehogFeatureMap(nn.Module):
+    """Hedgehog's learned map (Zhang et al., ICLR 2024), output dimension 2d.
+
+    phi(x) = [softmax(x W_h + b_h), softmax(-(x W_h + b_h))] with one d x d matrix per
+    head. The softmaxes give the spiky, monotonic weights that softmax attention has;
+    W starts at the identity (b at zero) so training starts from the untrained map
+    [softmax(x), softmax(-x)] rather than from noise.
+
+    Args:
+        num_heads: number of heads H (one W per head).
+        head_dim: per-head dimension d.
+        bias: whether to learn a per-head bias b (Hedgehog uses none).
+    """
+
+    def __init__(self, num_heads: int, head_dim: int, bias: bool = False) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.eye(head_dim).repeat(num_heads, 1, 1))
+        self.bias = nn.Parameter(torch.zeros(num_heads, 1, head_dim)) if bias else None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = torch.matmul(x, self.weight)  # (B, H, N, d) @ (H, d, d), broadcast over B
+        if self.bias is not None:
+            x = x + self.bias
+        return torch.cat([x.softmax(dim=-1), (-x).softmax(dim=-1)], dim=-1)
+
+
+FEATURE_MAPS: dict[str, type[nn.Module]] = {
+    'elu': EluFeatureMap,
+    'relu': ReluFeatureMap,
+    'focused': FocusedFeatureMap,
+    'hedgehog': HedgehogFeatureMap,
+}
+
+
+def build_feature_map(name: str, num_heads: int, head_dim: int, **kwargs) -> nn.Module:
+    """Build the feature map registered as ``name`` (a key of FEATURE_MAPS).
+
+    Args:
+        name: one of 'elu', 'relu', 'focused', 'hedgehog'.
+        num_heads: number of heads H of the attention layer.
+        head_dim: per-head dimension d of q and k.
+        **kwargs: passed to the map's constructor (e.g. ``power`` or ``bias``).
+
+    Raises:
+        ValueError: if ``name`` is not registered.
+    """
+    if name not in FEATURE_MAPS:
+        raise ValueError(f'unknown feature map {name!r}; valid names: {sorted(FEATURE_MAPS)}')
+    return FEATURE_MAPS[name](num_heads, head_dim, **kwargs)

@@ -1,0 +1,101 @@
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from mmseg_adala.ops import (FEATURE_MAPS, EluFeatureMap, FocusedFeatureMap, HedgehogFeatureMap,
+                             ReluFeatureMap, build_feature_map)
+
+B, H, N, D = 2, 3, 7, 8
+
+
+def randn(*shape, scale=1.0, dtype=torch.float32, seed=0):
+    return scale * torch.randn(*shape, generator=torch.Generator().manual_seed(seed), dtype=dtype)
+
+
+def test_elu_and_relu_match_hand_values():
+    x = torch.tensor([-1.0, 0.0, 2.0]).view(1, 1, 1, 3)
+    torch.testing.assert_close(EluFeatureMap()(x).flatten(), torch.tensor([math.exp(-1), 1.0, 3.0]))
+    torch.testing.assert_close(ReluFeatureMap()(x).flatten(), torch.tensor([0.0, 0.0, 2.0]))
+
+
+@pytest.mark.parametrize('name', sorted(FEATURE_MAPS))
+def test_outputs_are_non_negative(name):
+    out = build_feature_map(name, H, D)(randn(B, H, N, D, scale=3))
+    assert out.shape == (B, H, N, 2 * D if name == 'hedgehog' else D)
+    assert (out >= 0).all()
+
+
+def test_focused_matches_formula_and_preserves_norm():
+    x = randn(B, H, N, D, scale=3, dtype=torch.float64)
+    fmap = FocusedFeatureMap(power=3, eps=1e-6)
+    xr = F.relu(x) + 1e-6
+    expected = xr.norm(dim=-1, keepdim=True) / (xr ** 3).norm(dim=-1, keepdim=True) * xr ** 3
+    out = fmap(x)
+    torch.testing.assert_close(out, expected)
+    torch.testing.assert_close(out.norm(dim=-1), xr.norm(dim=-1))
+    torch.testing.assert_close(FocusedFeatureMap(power=1)(x), xr)  # p = 1 is ReLU + eps
+
+
+@pytest.mark.parametrize('dtype', [torch.float16, torch.bfloat16, torch.float32])
+def test_focused_is_finite_at_extremes(dtype):
+    # All-negative rows (x**p ~ eps**p underflows) and large rows (x**3 overflows fp16).
+    x = torch.stack([torch.full((D,), -5.0), torch.linspace(0, 100, D)]).to(dtype)
+    out = FocusedFeatureMap(power=3)(x)
+    assert torch.isfinite(out).all()
+    torch.testing.assert_close(out[0].float(), torch.full((D,), 1e-6), rtol=2e-2, atol=0)
+    torch.testing.assert_close(out.float().norm(dim=-1), (F.relu(x.float()) + 1e-6).norm(dim=-1),
+                               rtol=2e-2, atol=0)
+
+
+def test_hedgehog_identity_init_is_softmax_pair():
+    x = randn(B, H, N, D)
+    out = HedgehogFeatureMap(H, D)(x)
+    assert out.shape == (B, H, N, 2 * D)
+    torch.testing.assert_close(out, torch.cat([x.softmax(-1), (-x).softmax(-1)], dim=-1))
+    torch.testing.assert_close(out[..., :D].sum(-1), torch.ones(B, H, N))
+    torch.testing.assert_close(out[..., D:].sum(-1), torch.ones(B, H, N))
+
+
+def test_hedgehog_applies_one_linear_map_per_head():
+    fmap = HedgehogFeatureMap(H, D, bias=True)
+    assert fmap.weight.shape == (H, D, D) and fmap.bias.shape == (H, 1, D)
+    assert not fmap.bias.any()
+    with torch.no_grad():
+        fmap.weight.copy_(randn(H, D, D, seed=1))
+        fmap.bias.copy_(randn(H, 1, D, seed=2))
+    x = randn(B, H, N, D)
+    z = torch.einsum('bhnd,hde->bhne', x, fmap.weight) + fmap.bias
+    out = fmap(x)
+    torch.testing.assert_close(out, torch.cat([z.softmax(-1), (-z).softmax(-1)], dim=-1))
+    out.sum().backward()
+    assert fmap.weight.grad is not None and fmap.bias.grad is not None
+
+
+def test_hedgehog_has_no_bias_by_default():
+    assert HedgehogFeatureMap(H, D).bias is None
+
+
+@pytest.mark.parametrize('name', ['elu', 'focused', 'hedgehog'])
+def test_feature_map_gradcheck(name):
+    fmap = build_feature_map(name, 2, 4).double()
+    x = randn(1, 2, 3, 4, dtype=torch.float64).requires_grad_()
+    assert torch.autograd.gradcheck(fmap, (x,))
+
+
+@pytest.mark.parametrize('name', sorted(FEATURE_MAPS))
+def test_build_feature_map_builds_registered_class(name):
+    assert type(build_feature_map(name, H, D)) is FEATURE_MAPS[name]
+
+
+def test_build_feature_map_passes_kwargs():
+    assert build_feature_map('focused', H, D, power=2).power == 2
+    assert build_feature_map('hedgehog', H, D, bias=True).bias is not None
+
+
+def test_build_feature_map_unknown_name_lists_valid_names():
+    with pytest.raises(ValueError) as info:
+        build_feature_map('cosine', H, D)
+    for name in ('elu', 'relu', 'focused', 'hedgehog'):
+        assert name in str(info.value)

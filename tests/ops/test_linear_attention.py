@@ -1,0 +1,114 @@
+import pytest
+import torch
+from torch.profiler import ProfilerActivity, profile
+
+from mmseg_adala.ops import FEATURE_MAPS, build_feature_map, linear_attention, linear_attention_naive
+
+B, H, N, M, D = 2, 3, 33, 21, 16
+
+
+def make_qkv(name='elu', n=N, m=M, d=D, dv=D + 4, dtype=torch.float32, scale=1.0, seed=0):
+    """Feature-mapped q, k and raw v; q, k ~ N(0, scale**2), v ~ N(0, 1)."""
+    g = torch.Generator().manual_seed(seed)
+    q = scale * torch.randn(B, H, n, d, generator=g)
+    k = scale * torch.randn(B, H, m, d, generator=g)
+    v = torch.randn(B, H, m, dv, generator=g)
+    fmap = build_feature_map(name, H, d).to(dtype)
+    return fmap(q.to(dtype)), fmap(k.to(dtype)), v.to(dtype)
+
+
+@pytest.mark.parametrize('name', sorted(FEATURE_MAPS))
+@pytest.mark.parametrize('n, m', [(N, M), (M, M)])
+def test_matches_naive_fp32(name, n, m):
+    q, k, v = make_qkv(name, n, m)
+    out = linear_attention(q, k, v)
+    assert out.shape == (B, H, n, D + 4) and out.dtype == torch.float32
+    torch.testing.assert_close(out, linear_attention_naive(q, k, v), atol=1e-5, rtol=1e-5)
+
+
+def test_eps_is_added_to_the_mean_normalised_denominator():
+    q, k, v = (t.double() for t in make_qkv())
+    eps = 0.1
+    scores = q @ k.transpose(-2, -1)
+    sum_form = scores @ v / (scores.sum(-1, keepdim=True) + eps * M)
+    torch.testing.assert_close(linear_attention(q, k, v, eps=eps), sum_form)
+    torch.testing.assert_close(linear_attention_naive(q, k, v, eps=eps), sum_form)
+
+
+@pytest.mark.parametrize('name', sorted(FEATURE_MAPS))
+@pytest.mark.parametrize('dtype, atol', [(torch.bfloat16, 2e-2), (torch.float16, 2e-3)])
+def test_half_precision_close_to_fp32(name, dtype, atol):
+    q, k, v = make_qkv(name)
+    out = linear_attention(q.to(dtype), k.to(dtype), v.to(dtype))
+    assert out.dtype == dtype
+    torch.testing.assert_close(out.float(), linear_attention_naive(q, k, v), atol=atol, rtol=0)
+
+
+def test_autocast_keeps_float32_accumulation():
+    q, k, v = make_qkv()
+    ref = linear_attention_naive(q, k, v)
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        out = linear_attention(q, k, v)
+        out_bf16 = linear_attention(q.bfloat16(), k.bfloat16(), v.bfloat16())
+    # fp32 inputs stay fp32 end to end: same result as without autocast.
+    assert out.dtype == torch.float32
+    torch.testing.assert_close(out, ref, atol=1e-5, rtol=1e-5)
+    assert out_bf16.dtype == torch.bfloat16
+    torch.testing.assert_close(out_bf16.float(), out, atol=2e-2, rtol=0)
+
+
+def test_gradcheck():
+    g = torch.Generator().manual_seed(0)
+    q, k = (torch.rand(1, 2, 5, 3, generator=g, dtype=torch.float64) + 0.1 for _ in range(2))
+    v = torch.randn(1, 2, 5, 4, generator=g, dtype=torch.float64)
+    assert torch.autograd.gradcheck(linear_attention, (q.requires_grad_(), k.requires_grad_(), v.requires_grad_()))
+
+
+@pytest.mark.parametrize('name', sorted(FEATURE_MAPS))
+def test_gradients_match_naive(name):
+    inputs = [t.detach().requires_grad_() for t in make_qkv(name)]
+    grad_out = torch.randn(B, H, N, D + 4, generator=torch.Generator().manual_seed(1))
+    grads = torch.autograd.grad(linear_attention(*inputs), inputs, grad_out)
+    grads_ref = torch.autograd.grad(linear_attention_naive(*inputs), inputs, grad_out)
+    for g, g_ref in zip(grads, grads_ref):
+        torch.testing.assert_close(g, g_ref, atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize('name', ['elu', 'focused'])
+@pytest.mark.parametrize('dtype', [torch.float16, torch.bfloat16])
+def test_100k_tokens_half_precision(name, dtype):
+    n = 100_000
+    g = torch.Generator().manual_seed(0)
+    q, k = (3 * torch.randn(1, 2, n, 16, generator=g) for _ in range(2))
+    v = torch.randn(1, 2, n, 16, generator=g)
+    fmap = build_feature_map(name, 2, 16)
+    q16, k16, v16 = fmap(q.to(dtype)), fmap(k.to(dtype)), v.to(dtype)
+    # The regime the means guard against: the plain sum of phi(k) is beyond fp16's range.
+    assert k16.float().sum(-2).max() > torch.finfo(torch.float16).max
+    out = linear_attention(q16, k16, v16)
+    ref = linear_attention(fmap(q.to(dtype).float()), fmap(k.to(dtype).float()), v16.float())
+    assert out.dtype == dtype and torch.isfinite(out).all()
+    assert ((out.float() - ref).norm() / ref.norm()).item() < 1e-2
+
+
+def peak_cpu_memory(fn, *args):
+    """Peak bytes allocated while fn runs: running sum of the profiler's per-op memory deltas."""
+    with profile(activities=[ProfilerActivity.CPU], profile_memory=True, acc_events=True) as prof:
+        fn(*args)
+    live = peak = 0
+    for event in sorted(prof.events(), key=lambda e: e.time_range.start):
+        live += event.self_cpu_memory_usage
+        peak = max(peak, live)
+    return peak
+
+
+@pytest.mark.parametrize('fn, n, lo, hi', [(linear_attention, 4096, 3, 6),
+                                           (linear_attention_naive, 1024, 12, 20)])
+def test_peak_memory_scaling(fn, n, lo, hi):
+    # The naive reference shows the measure sees an N x N matrix (16x); linear attention is ~4x.
+    def run(tokens):
+        g = torch.Generator().manual_seed(0)
+        q, k, v = (torch.rand(1, 2, tokens, 16, generator=g) for _ in range(3))
+        return peak_cpu_memory(fn, q, k, v)
+
+    assert lo < run(4 * n) / run(n) < hi
