@@ -1,0 +1,4 @@
+from .attention import AdaLAAttention, LocalConcentration
+from .backbones import AdaLAViT
+
+__all__ = ['AdaLAAttention', 'AdaLAViT', 'LocalConcentration']

@@ -1,0 +1,164 @@
+"""Self-attention with timm's parameter layout whose kernel is softmax or linear.
+
+The parameter names (`qkv`, `q_norm`, `k_norm`, `norm`, `proj`) are those of
+`timm.layers.Attention`, so a softmax checkpoint loads as-is and a linear layer can be
+initialised from a softmax one by copying its state dict (stage 1 does exactly that).
+"""
+from typing import Optional, Tuple, Type
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from ..ops import build_feature_map, linear_attention, softmax_attention
+
+ATTN_TYPES = ('softmax', 'linear')
+# Parameters that a softmax checkpoint lacks: they keep their (identity / zero) initialisation.
+ADDED_PARAMETER_PREFIXES = ('feature_map.', 'local_concentration.')
+
+
+class LocalConcentration(nn.Module):
+    """L2ViT's local concentration module (arXiv 2501.16182) on the attention output.
+
+    Linear attention spreads its weight over all tokens; two depthwise convolutions over the
+    patch grid give back the local detail. The second convolution starts at zero, so adding
+    the module to a trained layer changes nothing until it is trained. Prefix tokens (cls,
+    registers) have no grid position and bypass it.
+
+    Args:
+        dim: Channels of the attention output (heads x head_dim).
+        kernel_size: Depthwise kernel size.
+    """
+
+    def __init__(self, dim: int, kernel_size: int = 7) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(dim, dim, kernel_size, padding=kernel_size // 2, groups=dim)
+        self.act = nn.GELU()
+        self.conv2 = nn.Conv2d(dim, dim, kernel_size, padding=kernel_size // 2, groups=dim)
+        nn.init.zeros_(self.conv2.weight)
+        nn.init.zeros_(self.conv2.bias)
+
+    def forward(self, x: torch.Tensor, grid_size: Tuple[int, int], num_prefix_tokens: int) -> torch.Tensor:
+        B, N, C = x.shape
+        H, W = grid_size
+        if N - num_prefix_tokens != H * W:
+            raise ValueError(f'LocalConcentration got {N - num_prefix_tokens} patch tokens for a {H}x{W} grid: '
+                             'the backbone must set the patch grid before each forward')
+        prefix, patches = x[:, :num_prefix_tokens], x[:, num_prefix_tokens:]
+        grid = patches.transpose(1, 2).reshape(B, C, H, W)
+        grid = grid + self.conv2(self.act(self.conv1(grid)))
+        return torch.cat([prefix, grid.flatten(2).transpose(1, 2)], dim=1)
+
+
+class AdaLAAttention(nn.Module):
+    """Multi-head self-attention, softmax or non-causal linear, with timm's parameters.
+
+    A drop-in `attn_layer` for `timm.models.vision_transformer.VisionTransformer`.
+
+    Args:
+        dim: Token embedding dimension.
+        num_heads: Number of attention heads.
+        qkv_bias: Bias in the fused QKV projection.
+        qk_norm: Normalise queries and keys per head with `norm_layer`.
+        scale_norm: Normalise the attention output before the projection.
+        proj_bias: Bias in the output projection.
+        attn_drop: Attention dropout (softmax only; linear attention has no weights to drop).
+        proj_drop: Dropout after the output projection.
+        norm_layer: Norm constructor for `qk_norm` / `scale_norm`.
+        attn_type: 'softmax' or 'linear'.
+        feature_map: Linear attention's feature map by name ('elu' is the paper's ELU+1).
+        feature_map_cfg: Extra arguments of the feature map (e.g. `power` of 'focused').
+        local_concentration: Add L2ViT's zero-initialised local concentration module.
+        num_prefix_tokens: cls + register tokens, which bypass local concentration.
+        eps: Linear attention's denominator epsilon (on the mean-normalised sums).
+    """
+
+    def __init__(
+            self,
+            dim: int,
+            num_heads: int = 8,
+            qkv_bias: bool = False,
+            qk_norm: bool = False,
+            scale_norm: bool = False,
+            proj_bias: bool = True,
+            attn_drop: float = 0.,
+            proj_drop: float = 0.,
+            norm_layer: Optional[Type[nn.Module]] = None,
+            attn_type: str = 'linear',
+            feature_map: str = 'elu',
+            feature_map_cfg: Optional[dict] = None,
+            local_concentration: bool = False,
+            num_prefix_tokens: int = 1,
+            eps: float = 1e-6,
+            device=None,
+            dtype=None,
+    ) -> None:
+        super().__init__()
+        if attn_type not in ATTN_TYPES:
+            raise ValueError(f'attn_type must be one of {ATTN_TYPES}, got {attn_type!r}')
+        if dim % num_heads:
+            raise ValueError(f'dim {dim} is not divisible by num_heads {num_heads}')
+        dd = dict(device=device, dtype=dtype)
+        self.attn_type = attn_type
+        self.num_heads = num_heads
+        self.head_dim = dim // num_heads
+        self.scale = self.head_dim ** -0.5
+        self.eps = eps
+        self.num_prefix_tokens = num_prefix_tokens
+
+        self.qkv = nn.Linear(dim, dim * 3, bias=qkv_bias, **dd)
+        self.q_norm = norm_layer(self.head_dim, **dd) if qk_norm else nn.Identity()
+        self.k_norm = norm_layer(self.head_dim, **dd) if qk_norm else nn.Identity()
+        self.attn_drop = attn_drop
+        self.norm = norm_layer(dim, **dd) if scale_norm else nn.Identity()
+        self.proj = nn.Linear(dim, dim, bias=proj_bias, **dd)
+        self.proj_drop = nn.Dropout(proj_drop)
+
+        is_linear = attn_type == 'linear'
+        self.feature_map = build_feature_map(
+            feature_map, self.num_heads, self.head_dim, **(feature_map_cfg or {})) if is_linear else None
+        self.local_concentration = LocalConcentration(dim) if is_linear and local_concentration else None
+        # The patch grid of the current input; set by the backbone before each forward.
+        self.grid_size: Optional[Tuple[int, int]] = None
+
+    def forward(self, x: torch.Tensor, attn_mask: Optional[torch.Tensor] = None,
+                is_causal: bool = False) -> torch.Tensor:
+        if attn_mask is not None or is_causal:
+            raise NotImplementedError('AdaLAAttention is non-causal self-attention over all tokens: no masks')
+        B, N, C = x.shape
+        q, k, v = self.qkv(x).reshape(B, N, 3, self.num_heads, self.head_dim).permute(2, 0, 3, 1, 4).unbind(0)
+        q, k = self.q_norm(q), self.k_norm(k)
+        if self.feature_map is None:
+            x = softmax_attention(q, k, v, scale=self.scale,
+                                  dropout_p=self.attn_drop if self.training else 0.)
+        else:
+            x = linear_attention(self.feature_map(q), self.feature_map(k), v, eps=self.eps)
+        x = x.transpose(1, 2).reshape(B, N, C)
+        if self.local_concentration is not None:
+            x = self.local_concentration(x, self.grid_size, self.num_prefix_tokens)
+        return self.proj_drop(self.proj(self.norm(x)))
+
+    def extra_repr(self) -> str:
+        return f'attn_type={self.attn_type!r}, num_heads={self.num_heads}'
+
+    @classmethod
+    def from_timm(cls, attn: nn.Module, **kwargs) -> 'AdaLAAttention':
+        """A copy of a timm `Attention` (or of another AdaLAAttention) with its weights.
+
+        Keyword arguments choose the new kernel, e.g. `attn_type='linear', feature_map='elu'`.
+        Parameters that exist only in the new module (learned feature map, local concentration)
+        keep their initialisation.
+        """
+        dim = attn.qkv.in_features
+        norm = attn.q_norm if not isinstance(attn.q_norm, nn.Identity) else None
+        scale_norm = attn.norm if not isinstance(attn.norm, nn.Identity) else None
+        new = cls(dim, num_heads=attn.num_heads, qkv_bias=attn.qkv.bias is not None,
+                  qk_norm=norm is not None, scale_norm=scale_norm is not None,
+                  proj_bias=attn.proj.bias is not None,
+                  norm_layer=type(norm or scale_norm) if (norm or scale_norm) else None, **kwargs)
+        new.to(device=attn.qkv.weight.device, dtype=attn.qkv.weight.dtype)
+        missing, unexpected = new.load_state_dict(attn.state_dict(), strict=False)
+        missing = [key for key in missing if not key.startswith(ADDED_PARAMETER_PREFIXES)]
+        if missing or unexpected:
+            raise KeyError(f'cannot copy attention weights: missing {missing}, unexpected {unexpected}')
+        return new

@@ -1,0 +1,156 @@
+"""AdaLAViT: timm's DINOv2 ViT with softmax or linear attention per layer, as an MMSeg backbone."""
+import math
+from typing import Dict, List, Optional, Sequence, Union
+
+import timm
+import torch
+import torch.nn as nn
+from mmengine.model import BaseModule
+from mmseg.registry import MODELS
+
+from ..attention import ATTN_TYPES, AdaLAAttention
+from .vit_checkpoint import load_vit_checkpoint
+
+# The official DINOv2 model names and the timm models that define their sizes.
+DINOV2_ARCHS = {
+    'dinov2_vits14': 'vit_small_patch14_dinov2',
+    'dinov2_vitb14': 'vit_base_patch14_dinov2',
+    'dinov2_vitl14': 'vit_large_patch14_dinov2',
+    'dinov2_vitg14': 'vit_giant_patch14_dinov2',
+    'dinov2_vits14_reg': 'vit_small_patch14_reg4_dinov2',
+    'dinov2_vitb14_reg': 'vit_base_patch14_reg4_dinov2',
+    'dinov2_vitl14_reg': 'vit_large_patch14_reg4_dinov2',
+    'dinov2_vitg14_reg': 'vit_giant_patch14_reg4_dinov2',
+}
+
+
+@MODELS.register_module()
+class AdaLAViT(BaseModule):
+    """A DINOv2 ViT whose attention is softmax or linear (ViT-AdaLA), per layer.
+
+    The network is timm's own `VisionTransformer` (so all-softmax equals timm's model); each
+    block's `attn` is an `AdaLAAttention` with timm's parameter names. Inputs of any size are
+    padded to the patch size and the position embeddings interpolated.
+
+    Args:
+        arch: Official DINOv2 name, e.g. 'dinov2_vitl14' or 'dinov2_vitl14_reg'.
+        attn_type: 'softmax', 'linear', or one of them per layer.
+        feature_map: Linear attention's feature map ('elu', 'relu', 'focused', 'hedgehog').
+        attn_cfg: Further `AdaLAAttention` arguments (`feature_map_cfg`, `local_concentration`, `eps`).
+        out_indices: Blocks whose outputs are returned (negative counts from the end).
+        with_cls_token: Return `(feature_map, cls_token)` pairs instead of maps.
+        final_norm: Apply the final LayerNorm to the returned features (as DINOv2 does).
+        img_size: Size of the position-embedding grid the weights were trained at (518 for DINOv2).
+        drop_path_rate: Stochastic depth.
+        frozen_blocks: Freeze the patch/position embeddings and the first k blocks; 'all'
+            freezes everything (linear probing).
+        with_cp: Gradient checkpointing of the blocks (less memory, more compute).
+        vit_cfg: Overrides of the timm model's arguments (e.g. a tiny `embed_dim`/`depth` for tests).
+        init_cfg: `dict(type='Pretrained', checkpoint=PATH, strict=True)`: official DINOv2, timm
+            or stage-export weights.
+    """
+
+    def __init__(self,
+                 arch: str = 'dinov2_vitl14',
+                 attn_type: Union[str, Sequence[str]] = 'linear',
+                 feature_map: str = 'elu',
+                 attn_cfg: Optional[dict] = None,
+                 out_indices: Sequence[int] = (-1,),
+                 with_cls_token: bool = False,
+                 final_norm: bool = True,
+                 img_size: int = 518,
+                 drop_path_rate: float = 0.,
+                 frozen_blocks: Union[int, str] = 0,
+                 with_cp: bool = False,
+                 vit_cfg: Optional[dict] = None,
+                 init_cfg: Optional[dict] = None) -> None:
+        super().__init__(init_cfg=init_cfg)
+        if arch not in DINOV2_ARCHS:
+            raise ValueError(f'unknown arch {arch!r}; choose one of {sorted(DINOV2_ARCHS)}')
+        self.arch = arch
+        self.vit = timm.create_model(
+            DINOV2_ARCHS[arch], pretrained=False, num_classes=0, img_size=img_size,
+            dynamic_img_size=True, dynamic_img_pad=True, drop_path_rate=drop_path_rate, **(vit_cfg or {}))
+        self.attn_types = self._per_layer(attn_type, len(self.vit.blocks))
+        for block, layer_type in zip(self.vit.blocks, self.attn_types):
+            block.attn = AdaLAAttention.from_timm(
+                block.attn, attn_type=layer_type, feature_map=feature_map,
+                num_prefix_tokens=self.vit.num_prefix_tokens, **(attn_cfg or {}))
+        self.vit.set_grad_checkpointing(with_cp)
+
+        depth = len(self.vit.blocks)
+        self.out_indices = [i % depth for i in out_indices]
+        if any(not -depth <= i < depth for i in out_indices):
+            raise ValueError(f'out_indices {list(out_indices)} out of range for {depth} blocks')
+        self.with_cls_token = with_cls_token
+        self.final_norm = final_norm
+        self.embed_dim = self.vit.embed_dim
+        self.patch_size = self.vit.patch_embed.patch_size[0]
+        self.frozen_blocks = depth if frozen_blocks == 'all' else frozen_blocks
+        self._freeze(freeze_norm=frozen_blocks == 'all')
+
+    @staticmethod
+    def _per_layer(attn_type: Union[str, Sequence[str]], depth: int) -> List[str]:
+        types = [attn_type] * depth if isinstance(attn_type, str) else list(attn_type)
+        if len(types) != depth:
+            raise ValueError(f'attn_type has {len(types)} entries for {depth} blocks')
+        unknown = set(types) - set(ATTN_TYPES)
+        if unknown:
+            raise ValueError(f'unknown attn_type {sorted(unknown)}; choose from {ATTN_TYPES}')
+        return types
+
+    def _freeze(self, freeze_norm: bool) -> None:
+        if self.frozen_blocks <= 0:
+            return
+        vit = self.vit
+        frozen = [vit.patch_embed, *vit.blocks[:self.frozen_blocks]]
+        if freeze_norm:
+            frozen.append(vit.norm)
+        for module in frozen:
+            module.eval()
+            for param in module.parameters():
+                param.requires_grad = False
+        for name in ('cls_token', 'reg_token', 'pos_embed'):
+            param = getattr(vit, name, None)
+            if param is not None:
+                param.requires_grad = False
+
+    def train(self, mode: bool = True) -> 'AdaLAViT':
+        super().train(mode)
+        self._freeze(freeze_norm=self.frozen_blocks >= len(self.vit.blocks))
+        return self
+
+    def init_weights(self) -> None:
+        # mmengine's Pretrained init cannot convert the official DINOv2 layout: use our loader.
+        if self.init_cfg and self.init_cfg.get('type') == 'Pretrained':
+            load_vit_checkpoint(self.vit, self.init_cfg['checkpoint'], strict=self.init_cfg.get('strict', True))
+            self._is_init = True
+        else:
+            super().init_weights()
+
+    def _prepare(self, x: torch.Tensor) -> None:
+        """Check the input and tell the attention layers its patch grid (padded up to the patch size)."""
+        channels = self.vit.patch_embed.proj.in_channels
+        if x.dim() != 4 or x.shape[1] != channels:
+            raise ValueError(f'AdaLAViT takes (B, {channels}, H, W) images, got shape {tuple(x.shape)}')
+        grid = tuple(math.ceil(s / self.patch_size) for s in x.shape[-2:])
+        for block in self.vit.blocks:
+            block.attn.grid_size = grid
+
+    def forward(self, x: torch.Tensor) -> tuple:
+        self._prepare(x)
+        outs = self.vit.forward_intermediates(
+            x, indices=self.out_indices, norm=self.final_norm, intermediates_only=True,
+            return_prefix_tokens=self.with_cls_token)
+        if self.with_cls_token:
+            outs = [(spatial, prefix[:, 0]) for spatial, prefix in outs]
+        return tuple(outs)
+
+    def forward_tokens(self, x: torch.Tensor) -> torch.Tensor:
+        """All final-layer tokens after the final norm (prefix tokens first): stage 2's target."""
+        self._prepare(x)
+        return self.vit.forward_features(x)
+
+    def export_state_dict(self) -> Dict[str, torch.Tensor]:
+        """The weights in timm's layout, which `init_cfg` (and timm) load back."""
+        return {k: v.detach().clone() for k, v in self.vit.state_dict().items()}

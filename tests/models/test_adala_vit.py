@@ -1,0 +1,155 @@
+import math
+
+import pytest
+import timm
+import torch
+from conftest import TINY_VIT
+from timm.layers import GluMlp
+
+from mmseg_adala.models import AdaLAViT
+from mmseg_adala.models.backbones import DINOV2_ARCHS
+
+
+def _timm_vit(arch, **overrides):
+    vit = timm.create_model(DINOV2_ARCHS[arch], pretrained=False, num_classes=0, dynamic_img_size=True,
+                            dynamic_img_pad=True, **overrides)
+    for param in vit.parameters():  # random, not init values: LayerScale 1e-5 would hide attention errors
+        torch.nn.init.normal_(param, std=0.05)
+    return vit.eval()
+
+
+def _backbone(arch, tmp_path, state, **kwargs):
+    path = str(tmp_path / 'weights.pth')
+    torch.save(state, path)
+    backbone = AdaLAViT(arch=arch, init_cfg=dict(type='Pretrained', checkpoint=path), **kwargs)
+    backbone.init_weights()
+    return backbone.eval()
+
+
+def _official_dinov2(vit):
+    """The official DINOv2 release layout of a timm DINOv2 ViT (inverse of timm's converter)."""
+    state = {k: v.clone() for k, v in vit.state_dict().items()}
+    state['mask_token'] = torch.randn(1, vit.embed_dim)
+    if 'reg_token' in state:  # registers: cls gets its own position embedding back
+        cls_pos = torch.randn(1, 1, vit.embed_dim)
+        state['register_tokens'] = state.pop('reg_token')
+        state['cls_token'] = state['cls_token'] - cls_pos
+        state['pos_embed'] = torch.cat([cls_pos, state['pos_embed']], dim=1)
+    if isinstance(vit.blocks[0].mlp, GluMlp):  # giant: DINOv2 names its SwiGLU w12/w3
+        state = {k.replace('.mlp.fc1.', '.mlp.w12.').replace('.mlp.fc2.', '.mlp.w3.'): v for k, v in state.items()}
+    return state
+
+
+@pytest.mark.parametrize('arch', ['dinov2_vits14', 'dinov2_vits14_reg'])
+def test_all_softmax_equals_timm(arch, tmp_path):
+    """Full-size ViT-S: all-softmax AdaLAViT is timm's DINOv2 model, loaded from timm's layout."""
+    vit = _timm_vit(arch)
+    backbone = _backbone(arch, tmp_path, vit.state_dict(), attn_type='softmax', out_indices=(5, 11))
+    x = torch.randn(1, 3, 70, 56)
+    with torch.no_grad():
+        expected = vit.forward_intermediates(x, indices=[5, 11], norm=True, intermediates_only=True)
+        outs = backbone(x)
+        torch.testing.assert_close(backbone.forward_tokens(x), vit.forward_features(x))
+    assert [o.shape for o in outs] == [(1, 384, 5, 4)] * 2
+    for out, ref in zip(outs, expected):
+        torch.testing.assert_close(out, ref)
+
+
+@pytest.mark.parametrize('arch', ['dinov2_vits14', 'dinov2_vits14_reg', 'dinov2_vitg14', 'dinov2_vitg14_reg'])
+def test_official_checkpoint_loads(arch, tmp_path):
+    """Hand-made official-format weights (mask_token, register_tokens, SwiGLU w12/w3) round-trip."""
+    vit = _timm_vit(arch, **TINY_VIT)
+    official = _official_dinov2(vit)
+    assert 'mask_token' in official and ('register_tokens' in official) == arch.endswith('_reg')
+    assert any('w12' in k for k in official) == ('vitg' in arch)
+    backbone = _backbone(arch, tmp_path, official, vit_cfg=TINY_VIT, attn_type='softmax')
+    for key, value in vit.state_dict().items():
+        torch.testing.assert_close(backbone.vit.state_dict()[key], value, msg=key)
+
+
+def test_position_embeddings_resampled_on_load(tmp_path):
+    """Weights at 518 (37x37 grid) loaded into a 224 model equal timm interpolating at run time."""
+    vit = _timm_vit('dinov2_vits14', **TINY_VIT)
+    backbone = _backbone('dinov2_vits14', tmp_path, _official_dinov2(vit), vit_cfg=TINY_VIT,
+                         attn_type='softmax', img_size=224)
+    assert backbone.vit.pos_embed.shape[1] == 1 + 16 * 16
+    x = torch.randn(1, 3, 224, 224)
+    with torch.no_grad():
+        torch.testing.assert_close(backbone.forward_tokens(x), vit.forward_features(x), atol=1e-4, rtol=1e-4)
+
+
+def test_linear_backbone_loads_softmax_weights(tmp_path):
+    """A softmax checkpoint fills a linear backbone; only the learned feature maps stay at init."""
+    vit = _timm_vit('dinov2_vits14', **TINY_VIT)
+    backbone = _backbone('dinov2_vits14', tmp_path, vit.state_dict(), vit_cfg=TINY_VIT,
+                         attn_type=['softmax', 'linear'], feature_map='hedgehog',
+                         attn_cfg=dict(local_concentration=True))
+    assert backbone.attn_types == ['softmax', 'linear']
+    torch.testing.assert_close(backbone.vit.blocks[1].attn.qkv.weight, vit.blocks[1].attn.qkv.weight)
+    assert backbone.vit.blocks[0].attn.feature_map is None
+    identity = torch.eye(24).repeat(2, 1, 1)
+    torch.testing.assert_close(backbone.vit.blocks[1].attn.feature_map.weight, identity)
+
+
+def test_bad_checkpoints_raise_clear_errors(tmp_path):
+    vit = _timm_vit('dinov2_vits14', **TINY_VIT)
+    state = vit.state_dict()
+    state['blocks.0.attn.extra'] = torch.zeros(1)
+    del state['norm.weight']
+    with pytest.raises(KeyError, match=r"norm\.weight(.|\n)*blocks\.0\.attn\.extra"):
+        _backbone('dinov2_vits14', tmp_path, state, vit_cfg=TINY_VIT)
+    backbone = AdaLAViT(arch='dinov2_vits14', vit_cfg=TINY_VIT, init_cfg=dict(
+        type='Pretrained', checkpoint=str(tmp_path / 'weights.pth'), strict=False))
+    backbone.init_weights()  # partial loading on request
+    torch.testing.assert_close(backbone.vit.blocks[1].mlp.fc1.weight, vit.blocks[1].mlp.fc1.weight)
+
+    with pytest.raises(RuntimeError, match='does not fit this backbone'):
+        _backbone('dinov2_vitb14', tmp_path, vit.state_dict(), vit_cfg=dict(TINY_VIT, embed_dim=96))
+    with pytest.raises(FileNotFoundError, match='no_such.pth'):
+        AdaLAViT(arch='dinov2_vits14', vit_cfg=TINY_VIT,
+                 init_cfg=dict(type='Pretrained', checkpoint='no_such.pth')).init_weights()
+
+
+def test_segmentor_checkpoint_and_export_round_trip(tmp_path):
+    backbone = AdaLAViT(arch='dinov2_vits14', vit_cfg=TINY_VIT).eval()
+    segmentor_state = {f'backbone.vit.{k}': v for k, v in backbone.export_state_dict().items()}
+    segmentor_state['decode_head.conv_seg.weight'] = torch.zeros(3)
+    loaded = _backbone('dinov2_vits14', tmp_path, dict(state_dict=segmentor_state), vit_cfg=TINY_VIT)
+    x = torch.randn(1, 3, 28, 28)
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(x)[0], backbone(x)[0])
+
+
+@pytest.mark.parametrize('size', [(224, 224), (518, 518), (500, 333), (1022, 1022)])
+@pytest.mark.parametrize('attn_type', ['softmax', 'linear'])
+def test_any_input_size(size, attn_type):
+    backbone = AdaLAViT(arch='dinov2_vits14_reg', vit_cfg=TINY_VIT, attn_type=attn_type,
+                        out_indices=(0, -1), with_cls_token=True,
+                        attn_cfg=dict(local_concentration=attn_type == 'linear')).eval()
+    with torch.no_grad():
+        outs = backbone(torch.randn(1, 3, *size))
+    grid = tuple(math.ceil(s / 14) for s in size)
+    for spatial, cls_token in outs:
+        assert spatial.shape == (1, 48, *grid) and cls_token.shape == (1, 48)
+        assert torch.isfinite(spatial).all()
+
+
+def test_freezing_and_layer_names():
+    backbone = AdaLAViT(arch='dinov2_vits14', vit_cfg=dict(TINY_VIT, depth=3), frozen_blocks=2)
+    backbone.train()
+    trainable = {n for n, p in backbone.named_parameters() if p.requires_grad}
+    assert all(n.startswith(('vit.blocks.2.', 'vit.norm.')) for n in trainable) and trainable
+    assert not backbone.vit.blocks[0].training and backbone.vit.blocks[2].training
+    frozen_all = AdaLAViT(arch='dinov2_vits14', vit_cfg=TINY_VIT, frozen_blocks='all')
+    assert not any(p.requires_grad for p in frozen_all.parameters())
+
+
+def test_configuration_errors():
+    with pytest.raises(ValueError, match='dinov2_vitl14'):
+        AdaLAViT(arch='dinov3_vitl16')
+    with pytest.raises(ValueError, match='2 blocks'):
+        AdaLAViT(arch='dinov2_vits14', vit_cfg=TINY_VIT, attn_type=['linear'])
+    with pytest.raises(ValueError, match='out of range'):
+        AdaLAViT(arch='dinov2_vits14', vit_cfg=TINY_VIT, out_indices=(5,))
+    with pytest.raises(ValueError, match=r'\(B, 3, H, W\)'):
+        AdaLAViT(arch='dinov2_vits14', vit_cfg=TINY_VIT)(torch.randn(1, 1, 28, 28))
