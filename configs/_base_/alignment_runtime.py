@@ -1,0 +1,48 @@
+# Runtime shared by the alignment stages 1 and 2: iteration-based, unlabeled image folders,
+# validation = alignment quality on a held-out folder, backbone exported with each checkpoint.
+_base_ = ['mmseg::_base_/default_runtime.py']
+custom_imports = dict(imports=['mmseg_adala'], allow_failed_imports=False)
+
+# DINOv2's normalisation (ImageNet mean/std on RGB).
+data_preprocessor = dict(type='ImgDataPreprocessor', mean=[123.675, 116.28, 103.53],
+                         std=[58.395, 57.12, 57.375], bgr_to_rgb=True)
+
+crop_size = 518  # DINOv2's own resolution (a 37x37 patch grid)
+train_pipeline = [
+    dict(type='LoadImageOrSkip'),
+    dict(type='RandomResizedCrop', size=crop_size, scale=(0.3, 1.0)),
+    dict(type='RandomFlip', prob=0.5),
+    dict(type='PackSegInputs'),
+]
+val_pipeline = [
+    dict(type='LoadImageOrSkip'),
+    dict(type='Resize', scale=(crop_size, crop_size), keep_ratio=False),
+    dict(type='PackSegInputs'),
+]
+train_dataloader = dict(
+    batch_size=8, num_workers=8, persistent_workers=True,
+    sampler=dict(type='InfiniteSampler', shuffle=True),
+    dataset=dict(type='UnlabeledImageFolder', data_root='data/coco/train2017', pipeline=train_pipeline))
+val_dataloader = dict(
+    batch_size=8, num_workers=4, persistent_workers=True,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(type='UnlabeledImageFolder', data_root='data/coco/val2017', pipeline=val_pipeline))
+val_evaluator = dict(type='AlignmentMetric')
+val_cfg = dict(type='ValLoop')
+
+optim_wrapper = dict(type='AmpOptimWrapper', dtype='bfloat16',
+                     optimizer=dict(type='AdamW', lr=1e-4, betas=(0.9, 0.999), weight_decay=0.05),
+                     clip_grad=dict(max_norm=1.0))
+param_scheduler = [
+    dict(type='LinearLR', start_factor=1e-3, by_epoch=False, begin=0, end=500),
+    dict(type='CosineAnnealingLR', by_epoch=False, begin=500, eta_min=1e-6),
+]
+default_hooks = dict(
+    timer=dict(type='IterTimerHook'),
+    logger=dict(type='LoggerHook', interval=50, log_metric_by_epoch=False),
+    param_scheduler=dict(type='ParamSchedulerHook'),
+    checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=2000, max_keep_ckpts=3),
+    sampler_seed=dict(type='DistSamplerSeedHook'),
+)
+custom_hooks = [dict(type='BackboneExportHook')]
+log_processor = dict(by_epoch=False)

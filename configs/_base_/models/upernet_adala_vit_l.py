@@ -1,0 +1,22 @@
+# UperNet on a linear-attention DINOv2-L. The ViT has one stride (14); MMSeg's MultiLevelNeck
+# resamples four of its blocks to the strides 3.5, 7, 14, 28 that UperNet expects.
+norm_cfg = dict(type='SyncBN', requires_grad=True)
+data_preprocessor = dict(
+    type='SegDataPreProcessor', mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375],
+    bgr_to_rgb=True, pad_val=0, seg_pad_val=255)
+model = dict(
+    type='EncoderDecoder',
+    data_preprocessor=data_preprocessor,
+    backbone=dict(type='AdaLAViT', arch='dinov2_vitl14', attn_type='linear', feature_map='elu',
+                  out_indices=(5, 11, 17, 23), final_norm=True, drop_path_rate=0.2),
+    neck=dict(type='MultiLevelNeck', in_channels=[1024] * 4, out_channels=1024, scales=[4, 2, 1, 0.5]),
+    decode_head=dict(
+        type='UPerHead', in_channels=[1024] * 4, in_index=[0, 1, 2, 3], pool_scales=(1, 2, 3, 6),
+        channels=512, dropout_ratio=0.1, num_classes=150, norm_cfg=norm_cfg, align_corners=False,
+        loss_decode=dict(type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0)),
+    auxiliary_head=dict(
+        type='FCNHead', in_channels=1024, in_index=2, channels=256, num_convs=1, concat_input=False,
+        dropout_ratio=0.1, num_classes=150, norm_cfg=norm_cfg, align_corners=False,
+        loss_decode=dict(type='CrossEntropyLoss', use_sigmoid=False, loss_weight=0.4)),
+    train_cfg=dict(),
+    test_cfg=dict(mode='whole'))

@@ -1,0 +1,101 @@
+"""Stage 1, attention alignment: each linear attention learns to mimic its softmax block."""
+from typing import Dict, List, Optional, Tuple
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from mmseg.registry import MODELS
+
+from ..models import AdaLAAttention
+from .teacher_student import TeacherStudentModel
+
+# What stage 1 trains in each linear attention: the Q/K/V path and the variant's own
+# parameters. The output projection stays the teacher's, so the aligned attentions drop
+# into the teacher's blocks in stage 2.
+TRAINED_PREFIXES = ('qkv.', 'q_norm.', 'k_norm.', 'feature_map.', 'local_concentration.')
+
+
+@MODELS.register_module()
+class AttentionAlignModel(TeacherStudentModel):
+    """A frozen softmax ViT and, for every block, a linear copy of its attention.
+
+    One teacher forward per batch records every block's normed input and softmax attention
+    output; each linear attention gets the teacher's own input, so all blocks train in
+    parallel and errors do not compound (that is stage 2's job). The loss compares the
+    outputs after the output projection and before LayerScale: DINOv2's LayerScale values
+    are ~1e-5..1e-1 and differ per channel, so after it the loss would weigh channels by
+    the teacher's learned scale rather than by the attention's own error.
+
+    Args:
+        teacher: Config of the softmax `AdaLAViT` with its pretrained weights.
+        student_attn: `AdaLAAttention` arguments of the linear copies, e.g.
+            `dict(feature_map='elu')` or `dict(feature_map='hedgehog', local_concentration=True)`.
+        data_preprocessor: Image normalisation.
+    """
+
+    def __init__(self, teacher: dict, student_attn: Optional[dict] = None,
+                 data_preprocessor: Optional[dict] = None, init_cfg: Optional[dict] = None) -> None:
+        super().__init__(teacher, data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        self.student_attn_cfg = dict(student_attn or {}, attn_type='linear')
+        self.student_attns = nn.ModuleList(self._linear_copies())
+
+    def _linear_copies(self) -> List[AdaLAAttention]:
+        vit = self.teacher.vit
+        copies = [AdaLAAttention.from_timm(block.attn, num_prefix_tokens=vit.num_prefix_tokens,
+                                           **self.student_attn_cfg) for block in vit.blocks]
+        for attn in copies:
+            for name, param in attn.named_parameters():
+                param.requires_grad = name.startswith(TRAINED_PREFIXES)
+        return copies
+
+    def init_weights(self) -> None:
+        """Load the teacher, then start every linear attention from its block's weights."""
+        self.teacher.init_weights()
+        for copy, fresh in zip(self.student_attns, self._linear_copies()):
+            copy.load_state_dict(fresh.state_dict())
+
+    def _teacher_attention_io(self, images: torch.Tensor) -> List[Tuple[torch.Tensor, torch.Tensor]]:
+        """(normed block input, softmax attention output) of every block, from one forward."""
+        records = []
+        hooks = [block.attn.register_forward_hook(lambda _, args, out: records.append((args[0], out)))
+                 for block in self.teacher.vit.blocks]
+        try:
+            with torch.no_grad():
+                self.teacher.forward_tokens(images)
+        finally:
+            for hook in hooks:
+                hook.remove()
+        return records
+
+    def _student_outputs(self, images: torch.Tensor):
+        records = self._teacher_attention_io(images)
+        grid = self.teacher.vit.blocks[0].attn.grid_size  # set by the teacher's forward
+        for attn, (block_input, target) in zip(self.student_attns, records):
+            attn.grid_size = grid
+            yield attn(block_input), target
+
+    def loss(self, inputs: torch.Tensor) -> Dict[str, torch.Tensor]:
+        losses = {f'mse_block{i:02d}': F.mse_loss(output.float(), target.float())
+                  for i, (output, target) in enumerate(self._student_outputs(inputs))}
+        # Keys without 'loss' are logged by mmengine but not summed: the mean is the loss.
+        losses['loss'] = torch.stack(list(losses.values())).mean()
+        return losses
+
+    @torch.no_grad()
+    def predict(self, inputs: torch.Tensor) -> List[Dict[str, float]]:
+        per_block = []
+        for output, target in self._student_outputs(inputs):
+            error = (output.float() - target.float()).pow(2).flatten(1).sum(1)
+            per_block.append(error / target.float().pow(2).flatten(1).sum(1).clamp_min(1e-12))
+        per_block = torch.stack(per_block, dim=1)  # (batch, blocks) relative squared error
+        return [{'rel_error_mean': float(row.mean()),
+                 **{f'rel_error_block{i:02d}': float(v) for i, v in enumerate(row)}} for row in per_block]
+
+    def export_backbone(self) -> dict:
+        """The teacher with every attention replaced by its aligned linear copy."""
+        state = self.teacher.export_state_dict()
+        for i, attn in enumerate(self.student_attns):
+            state.update({f'blocks.{i}.attn.{k}': v.detach().clone() for k, v in attn.state_dict().items()})
+        attn_cfg = {k: v for k, v in self.student_attn_cfg.items() if k != 'attn_type'}
+        return dict(state_dict=state, meta=dict(stage='attention_align', arch=self.teacher.arch,
+                                               attn_type='linear', **attn_cfg))

@@ -1,0 +1,46 @@
+"""The training loops of the two alignment stages, by name in a config's `train_cfg`."""
+from collections import Counter
+
+from mmengine.model import is_model_wrapper
+from mmengine.runner import IterBasedTrainLoop
+from mmseg.registry import LOOPS
+
+from .attention_align import AttentionAlignModel
+from .feature_align import FeatureAlignModel
+
+
+class AlignmentLoop(IterBasedTrainLoop):
+    """An iteration-based loop (resumable, validation every `val_interval`) for one stage.
+
+    Before training it checks that the config's model is this stage's and logs which
+    parameters train, so a mis-set config shows at once rather than after a day of GPU time.
+    """
+
+    model_type = None
+
+    def run(self):
+        model = self.runner.model.module if is_model_wrapper(self.runner.model) else self.runner.model
+        if not isinstance(model, self.model_type):
+            raise TypeError(f'{type(self).__name__} trains a {self.model_type.__name__}, but the config\'s '
+                            f'model is a {type(model).__name__}: set model.type={self.model_type.__name__!r}')
+        trained = [(name, p.numel()) for name, p in model.named_parameters() if p.requires_grad]
+        total = sum(p.numel() for p in model.parameters())
+        groups = Counter(name.split('.')[-2] for name, _ in trained)
+        self.runner.logger.info(
+            f'{type(self).__name__}: training {sum(n for _, n in trained):,} of {total:,} parameters '
+            f'(teacher frozen); by module: {dict(groups)}')
+        return super().run()
+
+
+@LOOPS.register_module()
+class AttentionAlignLoop(AlignmentLoop):
+    """Stage 1: per-block attention alignment (`AttentionAlignModel`)."""
+
+    model_type = AttentionAlignModel
+
+
+@LOOPS.register_module()
+class FeatureAlignLoop(AlignmentLoop):
+    """Stage 2: whole-network feature alignment (`FeatureAlignModel`)."""
+
+    model_type = FeatureAlignModel

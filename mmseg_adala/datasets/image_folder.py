@@ -1,0 +1,141 @@
+"""A dataset of unlabeled images, for the distillation stages (1 and 2) of ViT-AdaLA.
+
+Those stages only need images: COCO's flat ``train2017/`` or ImageNet-22K's class folders
+(``n01440764/n01440764_10026.JPEG``) both work as `data_root`, since the folder is scanned
+recursively. A pipeline in the style of DINOv2's training crops::
+
+    train_pipeline = [
+        dict(type='LoadImageOrSkip'),
+        dict(type='RandomResizedCrop', size=224),
+        dict(type='RandomFlip', prob=0.5),
+        dict(type='PackSegInputs'),  # packs the image alone when there is no gt_seg_map
+    ]
+    train_dataloader = dict(
+        batch_size=64, num_workers=8, sampler=dict(type='InfiniteSampler', shuffle=True),
+        dataset=dict(type='UnlabeledImageFolder', data_root='data/coco/train2017',
+                     pipeline=train_pipeline))
+
+Images stay BGR uint8 here: DINOv2's normalisation (mean 123.675, 116.28, 103.53; std 58.395,
+57.12, 57.375; bgr_to_rgb=True) is the job of the model's data preprocessor, as in any
+mmseg config.
+"""
+import os
+from typing import List, Sequence
+
+from mmengine.dataset import BaseDataset
+from mmseg.registry import DATASETS
+
+from .transforms import LoadImageOrSkip
+
+IMG_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.webp')
+
+_SET_ROOT = ('Set train_dataloader.dataset.data_root (and data_prefix.img_path, if you use it) '
+             "to a folder of images, such as COCO's train2017/ or the ImageNet-22K root that "
+             'holds the class folders.')
+
+
+@DATASETS.register_module()
+class UnlabeledImageFolder(BaseDataset):
+    """Every image under a folder, or those an ann_file lists, as ``dict(img_path=...)``.
+
+    Without `ann_file` the folder is scanned recursively with ``os.walk`` (which gets file
+    types from the directory entries, so ImageNet-22K's 14M files cost directory reads, not
+    14M ``stat`` calls), symlinked folders included, and the absolute paths are sorted so that
+    every process and every run sees the same order. To skip the scan, write the list once
+    into an ann_file.
+
+    Unreadable images are skipped: ``LoadImageOrSkip`` returns None for them and BaseDataset
+    then draws another random index, at most `max_refetch` times in a row.
+
+    Args:
+        data_root: the image folder (joined with ``data_prefix['img_path']`` if given).
+        ann_file: optional text file of image paths relative to the image folder, one per
+            line; blank lines and lines starting with '#' are skipped, order is kept. A
+            relative ann_file is taken relative to `data_root`, as BaseDataset does.
+        pipeline: the transforms, typically starting with ``LoadImageOrSkip``.
+        extensions: file endings to keep when scanning (with the dot), case-insensitive.
+        max_refetch: how many other indices to try after a skipped sample before giving up.
+            33 failures in a row happen by chance only if most images are broken, so the
+            error then points at a bad folder sooner than BaseDataset's default of 1000.
+        **kwargs: other BaseDataset arguments (serialize_data, lazy_init, indices, ...).
+    """
+
+    def __init__(self, data_root: str, ann_file: str = '', pipeline: Sequence = (),
+                 extensions: Sequence[str] = IMG_EXTENSIONS, max_refetch: int = 32,
+                 **kwargs) -> None:
+        self.extensions = tuple(ext.lower() for ext in extensions)
+        super().__init__(ann_file=ann_file, data_root=data_root, pipeline=list(pipeline),
+                         max_refetch=max_refetch, **kwargs)
+
+    @property
+    def img_root(self) -> str:
+        """The folder the images are under: data_root joined with data_prefix['img_path']."""
+        root = self.data_prefix['img_path']
+        # BaseDataset's join leaves a trailing '/', which would hide that a root is a file;
+        # '' stays '' (not '.') so that a forgotten data_root is an error, not a scan of cwd.
+        return os.path.normpath(root) if root else root
+
+    @property
+    def num_skipped(self) -> int:
+        """How many unreadable images this dataset object has skipped.
+
+        This is the sum of the counters of the ``LoadImageOrSkip`` transforms in its pipeline,
+        so it counts skips (a broken file drawn twice counts twice) in this process only: each
+        dataloader worker has its own copy of the dataset, and the main process's stays at 0
+        when workers do the loading.
+        """
+        return sum(t.num_skipped for t in self.pipeline.transforms
+                   if isinstance(t, LoadImageOrSkip))
+
+    def load_data_list(self) -> List[dict]:
+        """List the images, raising an error that says what to fix if there are none."""
+        root = self.img_root
+        if not os.path.exists(root):
+            raise FileNotFoundError(f'Image folder {root!r} does not exist. {_SET_ROOT}')
+        if not os.path.isdir(root):
+            raise ValueError(f'Image folder {root!r} is not a folder. {_SET_ROOT}')
+        root = os.path.abspath(root)
+        paths = self._read_ann_file(root) if self.ann_file else self._scan(root)
+        if not paths and self.ann_file:
+            raise ValueError(f'Image list {self.ann_file!r} lists no images. Add image paths '
+                             "relative to data_root to it, or set train_dataloader.dataset."
+                             f"ann_file='' to scan {root!r}.")
+        if not paths:
+            raise ValueError(f'Found no {"/".join(self.extensions)} files under {root!r} '
+                             f'(searched recursively). {_SET_ROOT} Pass extensions=... for '
+                             'other file types.')
+        return [dict(img_path=path) for path in paths]
+
+    def _scan(self, root: str) -> List[str]:
+        """Absolute, sorted paths of the files under `root` with one of `self.extensions`."""
+        paths = [os.path.join(folder, name)
+                 for folder, _, names in os.walk(root, followlinks=True)
+                 for name in names if name.lower().endswith(self.extensions)]
+        paths.sort()
+        return paths
+
+    def _read_ann_file(self, root: str) -> List[str]:
+        """Absolute paths of the images `self.ann_file` lists, in its order."""
+        if not os.path.isfile(self.ann_file):
+            raise FileNotFoundError(
+                f'Image list ann_file {self.ann_file!r} does not exist (a relative ann_file is '
+                'taken relative to data_root). Set train_dataloader.dataset.ann_file to a text '
+                "file of image paths relative to data_root, or to '' to scan data_root.")
+        with open(self.ann_file, encoding='utf-8') as f:
+            lines = (line.strip() for line in f)
+            return [os.path.join(root, line) for line in lines
+                    if line and not line.startswith('#')]
+
+    def __getitem__(self, idx: int) -> dict:
+        """BaseDataset's, with a clear error when `max_refetch` skips in a row ran out."""
+        try:
+            return super().__getitem__(idx)
+        except Exception as err:
+            # BaseDataset raises a bare Exception only when the pipeline kept returning None.
+            if type(err) is not Exception or self.test_mode:
+                raise
+            raise RuntimeError(
+                f'{self.max_refetch + 1} samples in a row from {self.img_root!r} were skipped '
+                f'({self.num_skipped} unreadable images so far in this process): most images '
+                'there seem broken. The warnings above name them; fix or delete them, or list '
+                'the good ones in an ann_file.') from err
