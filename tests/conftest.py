@@ -1,12 +1,22 @@
-"""Shared test settings: tiny DINOv2-shaped ViTs so every test runs in seconds on CPU."""
+"""Shared fixtures; tiny models and data come from tiny.py."""
 import pytest
 import torch
-
-# A DINOv2 ViT cut down to 2 blocks of width 48 (timm arguments: AdaLAViT's vit_cfg).
-# Width 48 because giant's SwiGLU hidden size, int(width * 16 / 3), must be even.
-TINY_VIT = dict(embed_dim=48, depth=2, num_heads=2)
+from tiny import make_image_folder, make_teacher_checkpoint
 
 
 @pytest.fixture(autouse=True)
 def _seed():
     torch.manual_seed(0)
+
+
+@pytest.fixture(scope='session')
+def teacher_checkpoint(tmp_path_factory):
+    torch.manual_seed(0)
+    return make_teacher_checkpoint(str(tmp_path_factory.mktemp('teacher') / 'dinov2_tiny_pretrain.pth'))
+
+
+@pytest.fixture(scope='session')
+def image_folders(tmp_path_factory):
+    """(train, val) folders of unlabeled images."""
+    root = tmp_path_factory.mktemp('images')
+    return make_image_folder(root / 'train', 12), make_image_folder(root / 'val', 4, seed=1)

@@ -14,4 +14,4 @@ DIR="$(cd "$(dirname "$0")" && pwd)"
 PYTHONPATH="$DIR/..:${PYTHONPATH:-}" exec srun -p "$PARTITION" --job-name="$JOB_NAME" \
     --gres=gpu:"$GPUS_PER_NODE" --ntasks="$GPUS" --ntasks-per-node="$GPUS_PER_NODE" \
     --cpus-per-task="$CPUS_PER_TASK" --kill-on-bad-exit=1 ${SRUN_ARGS:-} \
-    python -u "$DIR/train.py" "$CONFIG" --launcher slurm "$@"
+    "${PYTHON:-python}" -u "$DIR/train.py" "$CONFIG" --launcher slurm "$@"

@@ -1,12 +1,12 @@
 """Train with a config: stage 1, stage 2 or stage 3 (MMSeg's tools/train.py, same flags)."""
 import argparse
 import os
-import os.path as osp
 
-from mmengine.config import Config, DictAction
+from mmengine.config import DictAction
 from mmengine.runner import Runner
 
 import mmseg_adala  # noqa: F401  (registers our modules; configs also pull it in via custom_imports)
+from mmseg_adala.engine.run_config import load_run_config
 
 
 def parse_args():
@@ -28,12 +28,7 @@ def parse_args():
 
 def main():
     args = parse_args()
-    cfg = Config.fromfile(args.config)
-    cfg.launcher = args.launcher
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
-    cfg.work_dir = args.work_dir or cfg.get('work_dir') or osp.join(
-        './work_dirs', osp.splitext(osp.basename(args.config))[0])
+    cfg = load_run_config(args.config, args.launcher, args.work_dir, args.cfg_options)
     if args.amp:
         if cfg.optim_wrapper.get('type', 'OptimWrapper') != 'AmpOptimWrapper':
             cfg.optim_wrapper.type = 'AmpOptimWrapper'

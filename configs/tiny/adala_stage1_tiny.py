@@ -2,7 +2,7 @@
 # Paths are overridden by the caller (--cfg-options or the demo).
 _base_ = ['../adala_stage1_dinov2_l_coco.py']
 
-model = dict(teacher=dict(arch='dinov2_vits14', vit_cfg=dict(embed_dim=64, depth=2, num_heads=2), img_size=112,
+model = dict(teacher=dict(arch='dinov2_vits14', vit_cfg=dict(embed_dim=48, depth=2, num_heads=2), img_size=112,
                           init_cfg=dict(checkpoint='work_dirs/tiny/teacher_dinov2_layout.pth')))
 
 crop_size = 112

@@ -28,15 +28,15 @@ class AttentionAlignModel(TeacherStudentModel):
 
     Args:
         teacher: Config of the softmax `AdaLAViT` with its pretrained weights.
-        student_attn: `AdaLAAttention` arguments of the linear copies, e.g.
-            `dict(feature_map='elu')` or `dict(feature_map='hedgehog', local_concentration=True)`.
+        student_attn: `AdaLAAttention` arguments of the linear copies (default ELU+1), e.g.
+            `dict(feature_map='hedgehog', local_concentration=True)`.
         data_preprocessor: Image normalisation.
     """
 
     def __init__(self, teacher: dict, student_attn: Optional[dict] = None,
                  data_preprocessor: Optional[dict] = None, init_cfg: Optional[dict] = None) -> None:
         super().__init__(teacher, data_preprocessor=data_preprocessor, init_cfg=init_cfg)
-        self.student_attn_cfg = dict(student_attn or {}, attn_type='linear')
+        self.student_attn_cfg = dict(dict(feature_map='elu'), **(student_attn or {}), attn_type='linear')
         self.student_attns = nn.ModuleList(self._linear_copies())
 
     def _linear_copies(self) -> List[AdaLAAttention]:

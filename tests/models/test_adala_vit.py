@@ -3,7 +3,7 @@ import math
 import pytest
 import timm
 import torch
-from conftest import TINY_VIT
+from tiny import TINY_VIT
 from timm.layers import GluMlp
 
 from mmseg_adala.models import AdaLAViT

@@ -1,0 +1,34 @@
+"""Config loading shared by tools/train.py and tools/test.py."""
+import os.path as osp
+from typing import Optional
+
+import torch
+import torch.distributed as dist
+from mmengine.config import Config
+
+
+def load_run_config(config: str, launcher: str = 'none', work_dir: Optional[str] = None,
+                    cfg_options: Optional[dict] = None) -> Config:
+    """The config with command-line overrides, its work_dir (default work_dirs/<name>) and launcher."""
+    cfg = Config.fromfile(config)
+    cfg.launcher = launcher
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    cfg.work_dir = work_dir or cfg.get('work_dir') or osp.join(
+        './work_dirs', osp.splitext(osp.basename(config))[0])
+    if launcher != 'none' and not torch.cuda.is_available():
+        use_cpu_process_group(cfg)
+    return cfg
+
+
+def use_cpu_process_group(cfg: Config) -> None:
+    """Let torchrun + `--launcher pytorch` run on CPU-only machines, over gloo.
+
+    mmengine 0.10.7's pytorch launcher calls `torch.cuda.set_device` and wraps the model in
+    DDP with `device_ids=[LOCAL_RANK]`, both CUDA-only. mmengine keeps a process group that
+    already exists, so we start torchrun's group with gloo and give DDP no device ids.
+    """
+    if not dist.is_initialized():
+        dist.init_process_group(backend='gloo')
+    wrapper = cfg.get('model_wrapper_cfg') or dict(type='MMDistributedDataParallel', broadcast_buffers=False)
+    cfg.model_wrapper_cfg = dict(wrapper, device_ids=None)

@@ -1,0 +1,37 @@
+"""Tiny DINOv2-shaped models and data for the tests: every test runs in seconds on CPU."""
+import os.path as osp
+
+import cv2
+import numpy as np
+import timm
+import torch
+
+# A DINOv2 ViT cut down to 2 blocks of width 48 (timm arguments: AdaLAViT's vit_cfg).
+# Width 48 because giant's SwiGLU hidden size, int(width * 16 / 3), must be even.
+TINY_VIT = dict(embed_dim=48, depth=2, num_heads=2)
+TINY_CONFIGS = osp.join(osp.dirname(__file__), '..', 'configs', 'tiny')
+
+
+def make_teacher_checkpoint(path: str) -> str:
+    """A random softmax ViT saved in the official DINOv2 layout (with `mask_token`)."""
+    vit = timm.create_model('vit_small_patch14_dinov2', pretrained=False, num_classes=0, img_size=112,
+                            **TINY_VIT)
+    state = vit.state_dict()
+    for key in state:
+        if key.endswith('.gamma'):  # DINOv2's LayerScale init (1e-5) would make every block an identity
+            state[key] = torch.full_like(state[key], 0.5)
+        elif key.endswith('attn.qkv.weight'):  # unit-scale logits: attention that is far from uniform
+            state[key] = torch.randn_like(state[key]) / TINY_VIT['embed_dim'] ** 0.5
+    state['mask_token'] = torch.zeros(1, TINY_VIT['embed_dim'])
+    torch.save(state, path)
+    return path
+
+
+def make_image_folder(folder, count: int, seed: int = 0) -> str:
+    """Smooth random images (enough structure for attention to be non-trivial)."""
+    rng = np.random.default_rng(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(count):
+        image = cv2.GaussianBlur((rng.random((96, 128, 3)) * 255).astype(np.uint8), (9, 9), 3)
+        cv2.imwrite(str(folder / f'{i:03d}.jpg'), image)
+    return str(folder)
