@@ -6,6 +6,8 @@ import numpy as np
 import timm
 import torch
 
+from mmseg_adala.models.backbones import timm_to_official_dinov2
+
 # A DINOv2 ViT cut down to 2 blocks of width 48 (timm arguments: AdaLAViT's vit_cfg).
 # Width 48 because giant's SwiGLU hidden size, int(width * 16 / 3), must be even.
 TINY_VIT = dict(embed_dim=48, depth=2, num_heads=2)
@@ -22,8 +24,7 @@ def make_teacher_checkpoint(path: str) -> str:
             state[key] = torch.full_like(state[key], 0.5)
         elif key.endswith('attn.qkv.weight'):  # unit-scale logits: attention that is far from uniform
             state[key] = torch.randn_like(state[key]) / TINY_VIT['embed_dim'] ** 0.5
-    state['mask_token'] = torch.zeros(1, TINY_VIT['embed_dim'])
-    torch.save(state, path)
+    torch.save(timm_to_official_dinov2(state), path)
     return path
 
 

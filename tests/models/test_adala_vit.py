@@ -4,10 +4,9 @@ import pytest
 import timm
 import torch
 from tiny import TINY_VIT
-from timm.layers import GluMlp
 
 from mmseg_adala.models import AdaLAViT
-from mmseg_adala.models.backbones import DINOV2_ARCHS
+from mmseg_adala.models.backbones import DINOV2_ARCHS, timm_to_official_dinov2
 
 
 def _timm_vit(arch, **overrides):
@@ -27,16 +26,12 @@ def _backbone(arch, tmp_path, state, **kwargs):
 
 
 def _official_dinov2(vit):
-    """The official DINOv2 release layout of a timm DINOv2 ViT (inverse of timm's converter)."""
-    state = {k: v.clone() for k, v in vit.state_dict().items()}
-    state['mask_token'] = torch.randn(1, vit.embed_dim)
-    if 'reg_token' in state:  # registers: cls gets its own position embedding back
-        cls_pos = torch.randn(1, 1, vit.embed_dim)
-        state['register_tokens'] = state.pop('reg_token')
+    """The official DINOv2 release layout, with a non-zero cls position embedding for registers."""
+    state = timm_to_official_dinov2(vit.state_dict())
+    if 'register_tokens' in state:  # timm folds pos_embed[:, 0] into the cls token: make it matter
+        cls_pos = torch.randn(1, vit.embed_dim)
+        state['pos_embed'][:, 0] = cls_pos
         state['cls_token'] = state['cls_token'] - cls_pos
-        state['pos_embed'] = torch.cat([cls_pos, state['pos_embed']], dim=1)
-    if isinstance(vit.blocks[0].mlp, GluMlp):  # giant: DINOv2 names its SwiGLU w12/w3
-        state = {k.replace('.mlp.fc1.', '.mlp.w12.').replace('.mlp.fc2.', '.mlp.w3.'): v for k, v in state.items()}
     return state
 
 

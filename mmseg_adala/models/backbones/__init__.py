@@ -1,4 +1,4 @@
 from .adala_vit import DINOV2_ARCHS, AdaLAViT
-from .vit_checkpoint import load_vit_checkpoint, read_vit_state_dict
+from .vit_checkpoint import load_vit_checkpoint, read_vit_state_dict, timm_to_official_dinov2
 
-__all__ = ['AdaLAViT', 'DINOV2_ARCHS', 'load_vit_checkpoint', 'read_vit_state_dict']
+__all__ = ['AdaLAViT', 'DINOV2_ARCHS', 'load_vit_checkpoint', 'read_vit_state_dict', 'timm_to_official_dinov2']

@@ -43,6 +43,24 @@ def read_vit_state_dict(checkpoint: Union[str, Dict[str, torch.Tensor]]) -> Dict
     return dict(state)
 
 
+def timm_to_official_dinov2(state: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
+    """The official DINOv2 release layout of a timm DINOv2 state dict (inverse of timm's converter).
+
+    For writing a small model as if it were a DINOv2 release file, so that it goes through
+    the same loader as the real `dinov2_vit*14*_pretrain.pth` (the demo's teacher, tests).
+    """
+    state = dict(state)
+    embed_dim = state['cls_token'].shape[-1]
+    state['mask_token'] = torch.zeros(1, embed_dim)
+    if 'reg_token' in state:  # with registers, the cls token's position embedding is folded into it
+        state['register_tokens'] = state.pop('reg_token')
+        cls_pos = torch.zeros(1, 1, embed_dim)
+        state['pos_embed'] = torch.cat([cls_pos, state['pos_embed']], dim=1)
+    if state['blocks.0.mlp.fc1.weight'].shape[0] != 4 * embed_dim:  # giant's SwiGLU: w12 (packed) and w3
+        state = {k.replace('.mlp.fc1.', '.mlp.w12.').replace('.mlp.fc2.', '.mlp.w3.'): v for k, v in state.items()}
+    return state
+
+
 def load_vit_checkpoint(vit: VisionTransformer,
                         checkpoint: Union[str, Dict[str, torch.Tensor]],
                         strict: bool = True) -> None:

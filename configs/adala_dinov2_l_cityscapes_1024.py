@@ -1,0 +1,27 @@
+# Stage 3 on Cityscapes at 1024x1024 crops (the paper's high-resolution setting). The paper
+# uses Mask2Former, which needs mmdet; this config uses UperNet, which MMSeg has alone.
+# Test on whole 1024x2048 images: linear attention makes that affordable.
+_base_ = [
+    './_base_/models/upernet_adala_vit_l.py', 'mmseg::_base_/datasets/cityscapes_1024x1024.py',
+    'mmseg::_base_/default_runtime.py', 'mmseg::_base_/schedules/schedule_80k.py',
+]
+custom_imports = dict(imports=['mmseg_adala'], allow_failed_imports=False)
+
+crop_size = (1024, 1024)
+model = dict(
+    data_preprocessor=dict(size=crop_size),
+    backbone=dict(img_size=1024, init_cfg=dict(
+        type='Pretrained', checkpoint='work_dirs/adala_stage2_dinov2_l_in22k/backbone_final.pth')),
+    decode_head=dict(num_classes=19),
+    auxiliary_head=dict(num_classes=19),
+    test_cfg=dict(mode='whole'))
+optim_wrapper = dict(
+    _delete_=True, type='AmpOptimWrapper', dtype='bfloat16',
+    optimizer=dict(type='AdamW', lr=6e-5, betas=(0.9, 0.999), weight_decay=0.05),
+    constructor='ViTLayerDecayOptimizerConstructor', paramwise_cfg=dict(decay_rate=0.9),
+    clip_grad=dict(max_norm=3.0))
+param_scheduler = [
+    dict(type='LinearLR', start_factor=1e-6, by_epoch=False, begin=0, end=1500),
+    dict(type='PolyLR', eta_min=0.0, power=1.0, begin=1500, end=80000, by_epoch=False),
+]
+train_dataloader = dict(batch_size=1)  # x 8 GPUs
