@@ -1,0 +1,575 @@
+"""Speed and peak memory of the same AdaLAViT with softmax, linear or no attention, per image size.
+
+Linear attention costs O(N d^2) against softmax's O(N^2 d) in the token count N, so its gain
+grows with resolution. Three variants of one network are measured:
+
+- ``softmax``: AdaLAViT with ``attn_type='softmax'`` (the DINOv2 teacher's kernel, via SDPA);
+- ``linear``: ``attn_type='linear', feature_map='elu'`` (the ViT-AdaLA student);
+- ``no_attention``: every attention replaced by :class:`NoAttention`, which keeps the qkv and
+  proj layers but drops the attention kernel. It is the ceiling of any linear-attention
+  backbone: the rest of the network costs what it costs whatever the kernel, so
+  linear / no_attention says how much of the remaining time is the linear kernel itself.
+
+Each (scope, variant, size) measurement runs in a fresh process (forked from a server that has
+only imported the libraries), so no allocator cache or high-water mark carries over from one
+variant to the next, and an out-of-memory crash loses one measurement, not the benchmark.
+"""
+import json
+import math
+import multiprocessing
+import os
+import os.path as osp
+import platform
+import signal
+import statistics
+import sys
+import time
+import traceback
+from dataclasses import asdict, dataclass
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
+
+import torch
+import torch.nn as nn
+
+from .models import AdaLAAttention, AdaLAViT
+from .models.backbones.adala_vit import DINOV2_ARCHS
+
+VARIANTS = ('softmax', 'linear', 'no_attention')
+SCOPES = ('backbone', 'segmentor')
+MODES = ('inference', 'train')
+DTYPES = {'float32': torch.float32, 'bfloat16': torch.bfloat16, 'float16': torch.float16}
+# AdaLAViT arguments per variant; no_attention is built as softmax, then its kernels are removed.
+VARIANT_ATTENTION = {
+    'softmax': dict(attn_type='softmax'),
+    'linear': dict(attn_type='linear', feature_map='elu'),
+    'no_attention': dict(attn_type='softmax'),
+}
+# The ratio columns of the table: (numerator, denominator) of ms/img.
+RATIOS = (('softmax', 'linear'), ('linear', 'no_attention'))
+DINOV2_PATCH_SIZE = 14
+# Side, in patches, of the image that primes each process before it is measured (two, as the
+# segmentor's neck halves the one-stride ViT map and needs at least one pixel left).
+PRIMING_PATCHES = 2
+DEFAULT_SEGMENTOR_CONFIG = osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))),
+                                    'configs', 'adala_dinov2_l_ade20k.py')
+
+
+class NoAttention(nn.Module):
+    """An attention layer without its attention kernel: the speed ceiling of linear attention.
+
+    Keeps the layer's own ``qkv`` and ``proj`` (so the dense cost, O(N d^2), stays) and returns
+    ``proj(v)``: every token attends to itself only. The output is meaningless as a feature,
+    but the cost is exactly the attention layer's minus its kernel, so a ViT built from these
+    is as fast as any ViT with these blocks can be, whatever its (linear) attention.
+
+    Args:
+        qkv: The fused query/key/value projection (C -> 3C); q and k are computed and dropped,
+            as one fused matmul cannot skip them.
+        proj: The output projection (C -> C).
+    """
+
+    def __init__(self, qkv: nn.Linear, proj: nn.Linear) -> None:
+        super().__init__()
+        self.qkv = qkv
+        self.proj = proj
+        # AdaLAViT sets every attention's patch grid before a forward; no kernel here uses it.
+        self.grid_size: Optional[Tuple[int, int]] = None
+
+    @classmethod
+    def from_attention(cls, attn: AdaLAAttention) -> 'NoAttention':
+        """The attention-free version of `attn`, sharing its qkv and proj layers."""
+        return cls(attn.qkv, attn.proj)
+
+    def forward(self, x: torch.Tensor, attn_mask: Optional[torch.Tensor] = None,
+                is_causal: bool = False) -> torch.Tensor:
+        if attn_mask is not None or is_causal:
+            raise NotImplementedError('NoAttention stands in for non-causal self-attention: no masks')
+        _, _, v = self.qkv(x).chunk(3, dim=-1)
+        return self.proj(v)
+
+
+def remove_attention(backbone: AdaLAViT) -> AdaLAViT:
+    """Replace every block's attention of `backbone` by its :class:`NoAttention`, in place."""
+    for block in backbone.vit.blocks:
+        block.attn = NoAttention.from_attention(block.attn)
+    return backbone
+
+
+def build_backbone(variant: str, arch: str = 'dinov2_vits14', vit_cfg: Optional[dict] = None,
+                   **kwargs) -> AdaLAViT:
+    """The AdaLAViT of one variant (random weights), e.g. ``build_backbone('no_attention')``."""
+    backbone = AdaLAViT(arch=arch, vit_cfg=vit_cfg, **VARIANT_ATTENTION[variant], **kwargs)
+    return remove_attention(backbone) if variant == 'no_attention' else backbone
+
+
+def segmentor_model_config(config_path: str, variant: str, arch: str, vit_cfg: Optional[dict] = None):
+    """The segmentor config of `config_path` turned into one variant for a single process.
+
+    The backbone gets the arch, attention and `vit_cfg` overrides and no pretrained weights.
+    The config's number of backbone outputs is kept but spread evenly over the chosen depth
+    (5, 11, 17, 23 for 24 blocks; 2, 5, 8, 11 for 12), since the config's indices are for its
+    own arch; a backbone with fewer blocks than outputs gives its last block only, which
+    MultiLevelNeck repeats at every scale (as configs/tiny does). The neck takes the chosen
+    width. SyncBN becomes BN (one process) and inference is whole-image (what linear
+    attention is for).
+    """
+    from mmengine.config import Config
+    from mmseg.registry import MODELS
+
+    model = Config.fromfile(config_path).model
+    backbone = model.backbone
+    if backbone.get('type') != 'AdaLAViT':
+        raise ValueError(f'{config_path}: the benchmark needs an AdaLAViT backbone, got {backbone.get("type")!r}')
+    backbone.update(arch=arch, init_cfg=None, **VARIANT_ATTENTION[variant])
+    if vit_cfg:
+        backbone.vit_cfg = {**(backbone.get('vit_cfg') or {}), **vit_cfg}
+    with torch.device('meta'):  # the shape only: no memory, no initialisation
+        shape = MODELS.build(dict(backbone, out_indices=(-1,)))
+    depth, num_outputs = len(shape.vit.blocks), len(backbone.out_indices)
+    if depth < num_outputs:  # too shallow for distinct outputs: MultiLevelNeck repeats a single one
+        num_outputs = 1
+    backbone.out_indices = tuple(math.ceil(depth * (i + 1) / num_outputs) - 1 for i in range(num_outputs))
+    if model.get('neck') is not None:
+        model.neck.in_channels = [shape.embed_dim] * num_outputs
+    model.test_cfg = dict(mode='whole')
+    return _replace_norm_type(model, 'SyncBN', 'BN')
+
+
+def _replace_norm_type(cfg, old: str, new: str):
+    """`cfg` with every ``type=old`` dict (norm configs) changed to ``type=new``, recursively."""
+    if isinstance(cfg, dict):
+        for key, value in cfg.items():
+            cfg[key] = new if key == 'type' and value == old else _replace_norm_type(value, old, new)
+    elif isinstance(cfg, (list, tuple)):
+        return type(cfg)(_replace_norm_type(item, old, new) for item in cfg)
+    return cfg
+
+
+def build_segmentor(config_path: str, variant: str, arch: str, vit_cfg: Optional[dict] = None) -> nn.Module:
+    """The MMSeg segmentor of one variant (random weights): see :func:`segmentor_model_config`."""
+    from mmseg.registry import MODELS
+    from mmseg.utils import register_all_modules
+
+    register_all_modules(init_default_scope=True)
+    model = MODELS.build(segmentor_model_config(config_path, variant, arch, vit_cfg))
+    if variant == 'no_attention':
+        remove_attention(model.backbone)
+    return model
+
+
+@dataclass
+class BenchmarkSettings:
+    """What to measure; the CLI's arguments (see tools/benchmark.py).
+
+    Attributes:
+        time_budget_s: Timed runs stop once they have taken this long (at least one runs), so
+            the largest softmax sizes stay affordable; the JSON records the runs made.
+        timeout_s: A measurement still running after this long is killed and recorded as 'timeout'.
+    """
+    arch: str = 'dinov2_vits14'
+    sizes: Sequence[int] = (512, 1024, 2048)
+    variants: Sequence[str] = VARIANTS
+    scopes: Sequence[str] = ('backbone',)
+    mode: str = 'inference'
+    batch_size: int = 1
+    device: str = 'cpu'
+    dtype: str = 'float32'
+    warmup: int = 1
+    repeats: int = 3
+    threads: Optional[int] = None
+    vit_cfg: Optional[dict] = None
+    segmentor_config: str = DEFAULT_SEGMENTOR_CONFIG
+    time_budget_s: float = 600.
+    timeout_s: float = 3600.
+    command: str = ''
+
+    def validate(self) -> None:
+        """Raise ValueError with the reason if these settings cannot be measured."""
+        if self.arch not in DINOV2_ARCHS:
+            raise ValueError(f'unknown arch {self.arch!r}; choose one of {sorted(DINOV2_ARCHS)}')
+        patch_size = (self.vit_cfg or {}).get('patch_size', DINOV2_PATCH_SIZE)
+        if not self.sizes or min(self.sizes) < patch_size:
+            raise ValueError(f'image sizes must be at least one patch ({patch_size} px), got {list(self.sizes)}')
+        for name, value, choices in (('variant', self.variants, VARIANTS), ('scope', self.scopes, SCOPES),
+                                     ('mode', [self.mode], MODES), ('dtype', [self.dtype], DTYPES),
+                                     ('device', [self.device], ('cpu', 'cuda'))):
+            unknown = sorted(set(value) - set(choices))
+            if unknown or not value:
+                raise ValueError(f'unknown {name} {unknown or value}; choose from {list(choices)}')
+        if self.device == 'cuda' and not torch.cuda.is_available():
+            raise ValueError(f'--device cuda, but torch {torch.__version__} sees no CUDA GPU '
+                             f'(built with CUDA {torch.version.cuda})')
+        if self.batch_size < 1 or self.repeats < 1 or self.warmup < 0:
+            raise ValueError('batch size and repeats must be >= 1 and warm-up >= 0')
+        if 'segmentor' in self.scopes:
+            if not osp.isfile(self.segmentor_config):
+                raise ValueError(f'segmentor config {self.segmentor_config!r} not found')
+            if self.mode == 'train' and self.batch_size < 2:
+                raise ValueError('training a segmentor needs --batch-size >= 2: the UPerHead pooling branch '
+                                 'has BatchNorm on 1x1 maps, which cannot train on one value per channel')
+
+
+def measurement_specs(settings: BenchmarkSettings) -> List[dict]:
+    """One dict per measurement, in table order (scope, then size, then variant)."""
+    shared = dict(arch=settings.arch, mode=settings.mode, batch_size=settings.batch_size,
+                  device=settings.device, dtype=settings.dtype, warmup=settings.warmup,
+                  repeats=settings.repeats, threads=settings.threads, vit_cfg=settings.vit_cfg,
+                  segmentor_config=settings.segmentor_config, time_budget_s=settings.time_budget_s)
+    return [dict(shared, scope=scope, size=size, variant=variant)
+            for scope in settings.scopes for size in settings.sizes for variant in settings.variants]
+
+
+class PeakMemory:
+    """Peak memory above the usage at :meth:`reset`: the activations, workspace and gradients.
+
+    CUDA: ``torch.cuda.max_memory_allocated`` (the tensors, not the allocator's cache). CPU:
+    the process's resident-set high-water mark (Linux VmHWM), reset through
+    /proc/self/clear_refs, so the model build's own transient peak does not hide a smaller
+    forward. Elsewhere CPU memory is not measured (None).
+    """
+
+    def __init__(self, device: torch.device) -> None:
+        self.device = device
+        self.baseline_mb: Optional[float] = None
+
+    def reset(self) -> None:
+        if self.device.type == 'cuda':
+            torch.cuda.synchronize(self.device)
+            torch.cuda.reset_peak_memory_stats(self.device)
+            self.baseline_mb = torch.cuda.memory_allocated(self.device) / 2 ** 20
+            return
+        try:
+            with open('/proc/self/clear_refs', 'w') as clear_refs:
+                clear_refs.write('5')  # 5: reset the peak RSS to the current RSS
+            self.baseline_mb = self._proc_status_mb('VmRSS')
+        except OSError:
+            self.baseline_mb = None
+
+    def peak_mb(self) -> Optional[float]:
+        if self.baseline_mb is None:
+            return None
+        if self.device.type == 'cuda':
+            return torch.cuda.max_memory_allocated(self.device) / 2 ** 20 - self.baseline_mb
+        return self._proc_status_mb('VmHWM') - self.baseline_mb
+
+    @staticmethod
+    def _proc_status_mb(key: str) -> float:
+        with open('/proc/self/status') as status:
+            for line in status:
+                if line.startswith(key + ':'):
+                    return int(line.split()[1]) / 1024  # kB
+        raise OSError(f'/proc/self/status has no {key}')
+
+
+def _synchronize(device: torch.device) -> None:
+    if device.type == 'cuda':
+        torch.cuda.synchronize(device)
+
+
+def _network(spec: dict, device: torch.device) -> Tuple[nn.Module, AdaLAViT, Callable]:
+    """(model, its backbone, forward returning a tuple of output tensors) for the spec's scope."""
+    if spec['scope'] == 'backbone':
+        backbone = build_backbone(spec['variant'], spec['arch'], spec['vit_cfg']).to(device)
+        return backbone, backbone, backbone
+    segmentor = build_segmentor(spec['segmentor_config'], spec['variant'], spec['arch'], spec['vit_cfg']).to(device)
+    if spec['mode'] == 'inference':
+        # encode_decode is the whole-image network: backbone, neck, decode head and the logits'
+        # upsampling to the image, without the data pipeline, the preprocessor (the input is
+        # already a normalised tensor) or predict()'s argmax and packing into data samples.
+        def inference_outputs(x):
+            size = tuple(x.shape[-2:])
+            metas = [dict(img_shape=size, pad_shape=size, ori_shape=size)] * len(x)
+            return (segmentor.encode_decode(x, metas),)
+        return segmentor, segmentor.backbone, inference_outputs
+
+    def train_outputs(x):
+        # Training runs the decode head and the auxiliary head(s) on the same features.
+        features = segmentor.extract_feat(x)
+        heads = [segmentor.decode_head]
+        if segmentor.with_auxiliary_head:
+            aux = segmentor.auxiliary_head
+            heads += list(aux) if isinstance(aux, nn.ModuleList) else [aux]
+        return tuple(head(features) for head in heads)
+    return segmentor, segmentor.backbone, train_outputs
+
+
+def _step(model: nn.Module, forward: Callable, images: torch.Tensor, mode: str,
+          dtype: torch.dtype) -> Callable[[], None]:
+    """One timed unit of work: a forward (inference) or forward + backward (train).
+
+    Reduced precision is autocast over float32 weights, as the training configs' AmpOptimWrapper does.
+    """
+    device_type = images.device.type
+
+    def autocast():
+        return torch.autocast(device_type, dtype=dtype, enabled=dtype != torch.float32)
+
+    if mode == 'inference':
+        model.eval()
+
+        def run():
+            with torch.inference_mode(), autocast():
+                forward(images)
+        return run
+
+    model.train()
+
+    def run():
+        model.zero_grad(set_to_none=True)
+        with autocast():
+            outputs = forward(images)
+        sum(output.float().mean() for output in outputs).backward()
+    return run
+
+
+def environment(device: str) -> dict:
+    """Where the numbers come from: torch, device name, intra-op threads."""
+    if device == 'cuda':
+        device_name = torch.cuda.get_device_name()
+    else:
+        device_name = platform.processor() or platform.machine()
+        if osp.isfile('/proc/cpuinfo'):
+            with open('/proc/cpuinfo') as cpuinfo:
+                names = [line.split(':', 1)[1].strip() for line in cpuinfo if line.startswith('model name')]
+            device_name = names[0] if names else device_name
+    return dict(torch=torch.__version__, device=device, device_name=device_name,
+                threads=torch.get_num_threads(), cpu_count=os.cpu_count(), python=platform.python_version(),
+                executable=sys.executable, platform=platform.platform())
+
+
+def _is_out_of_memory(error: BaseException) -> bool:
+    return isinstance(error, torch.OutOfMemoryError) or "can't allocate memory" in str(error)
+
+
+def run_measurement(spec: dict) -> dict:
+    """Build one variant, warm it up, time it and measure its peak memory; meant for a fresh process.
+
+    Returns:
+        The spec's keys plus `status` ('ok', 'OOM' or 'error'), `environment`, and when measured
+        `tokens`, `params`, `times_s`, `seconds_per_batch` (median), `ms_per_image`,
+        `images_per_s`, `peak_mb` (above the built model and its input) and `baseline_mb`.
+    """
+    if spec['threads']:
+        torch.set_num_threads(spec['threads'])
+    torch.manual_seed(0)
+    record = dict(spec, status='ok', environment=environment(spec['device']))
+    device = torch.device(spec['device'])
+    try:
+        model, backbone, forward = _network(spec, device)
+
+        def step_on(side: int) -> Callable[[], None]:
+            images = torch.randn(spec['batch_size'], 3, side, side, device=device)
+            return _step(model, forward, images, spec['mode'], DTYPES[spec['dtype']])
+
+        # One run on a two-patch image first: it loads the kernels and libraries the run needs
+        # (their code and buffers are resident memory too), so the peak below is the run's own.
+        step_on(PRIMING_PATCHES * backbone.patch_size)()
+        model.zero_grad(set_to_none=True)  # training's gradients belong to the measured peak
+        step = step_on(spec['size'])
+        grid_side = math.ceil(spec['size'] / backbone.patch_size)
+        record.update(tokens=grid_side ** 2 + backbone.vit.num_prefix_tokens,
+                      params=sum(p.numel() for p in model.parameters()))
+        memory = PeakMemory(device)
+        memory.reset()
+        for _ in range(spec['warmup']):
+            step()
+        _synchronize(device)
+        times = []
+        while len(times) < spec['repeats'] and sum(times) < spec['time_budget_s']:
+            start = time.perf_counter()
+            step()
+            _synchronize(device)
+            times.append(time.perf_counter() - start)
+        median = statistics.median(times)
+        record.update(times_s=times, seconds_per_batch=median, ms_per_image=1000 * median / spec['batch_size'],
+                      images_per_s=spec['batch_size'] / median, peak_mb=memory.peak_mb(),
+                      baseline_mb=memory.baseline_mb)
+    except Exception as error:  # noqa: BLE001  (one failed measurement must not end the benchmark)
+        record.update(status='OOM' if _is_out_of_memory(error) else 'error', error=f'{type(error).__name__}: {error}',
+                      traceback=traceback.format_exc())
+    return record
+
+
+def _measurement_process(spec: dict, connection) -> None:
+    connection.send(run_measurement(spec))
+    connection.close()
+
+
+def run_isolated(spec: dict, timeout_s: float, context) -> dict:
+    """:func:`run_measurement` in a fresh child process; a crash or a hang becomes a failed record."""
+    receiver, sender = context.Pipe(duplex=False)
+    process = context.Process(target=_measurement_process, args=(spec, sender), daemon=True)
+    process.start()
+    sender.close()  # ours: the child's end must be its only one, or a crash never reads as EOF
+    record = None
+    if receiver.poll(timeout_s):
+        try:
+            record = receiver.recv()
+        except EOFError:  # the child died before reporting
+            pass
+    else:
+        process.kill()
+        record = dict(spec, status='timeout', error=f'killed after {timeout_s:.0f} s')
+    process.join()
+    if record is None:
+        killed = process.exitcode == -signal.SIGKILL  # on CPU, usually the kernel's OOM killer
+        record = dict(spec, status='OOM' if killed else 'error',
+                      error=f'measurement process exited with code {process.exitcode}')
+    return record
+
+
+def run_benchmark(settings: BenchmarkSettings, progress: Callable[[str], None] = print) -> dict:
+    """Measure every (scope, size, variant), each in a fresh process; returns the raw report.
+
+    The processes fork from a server that has imported this module (torch, timm, MMSeg) but
+    run nothing, so each starts clean in a fraction of a second instead of re-importing.
+    """
+    settings.validate()
+    context = multiprocessing.get_context('forkserver')
+    context.set_forkserver_preload([__name__])
+    records, env = [], None
+    for spec in measurement_specs(settings):
+        progress(f'[{spec["scope"]}] {spec["variant"]} {spec["size"]}px ...')
+        record = run_isolated(spec, settings.timeout_s, context)
+        env = env or record.pop('environment', None)
+        record.pop('environment', None)
+        records.append(record)
+        progress(f'    {_cell_summary(record)}')
+    return dict(command=settings.command, settings=asdict(settings), environment=env or {}, results=records)
+
+
+def _cell_summary(record: dict) -> str:
+    if record['status'] != 'ok':
+        return f'{record["status"]}: {record.get("error", "")}'
+    peak = 'n/a' if record['peak_mb'] is None else f'{record["peak_mb"]:.1f} MB'
+    return (f'{record["ms_per_image"]:.1f} ms/img, {record["images_per_s"]:.3g} img/s, peak {peak} '
+            f'({len(record["times_s"])} timed runs)')
+
+
+def scaling_rows(results: List[dict], variants: Sequence[str]) -> Dict[str, List[dict]]:
+    """The table rows per scope: per size, each variant's record and the ratio columns.
+
+    A ratio ``a/b`` is ms/img of `a` over ms/img of `b`: softmax/linear is linear's speed-up,
+    linear/no_attention is linear's time over the attention-free ceiling (1 = at the ceiling).
+    It is None where either side is missing or failed.
+    """
+    tables: Dict[str, List[dict]] = {}
+    for record in results:
+        rows = tables.setdefault(record['scope'], [])
+        row = next((r for r in rows if r['size'] == record['size']), None)
+        if row is None:
+            row = dict(size=record['size'], tokens=None, variants={}, ratios={})
+            rows.append(row)
+        row['variants'][record['variant']] = record
+        row['tokens'] = row['tokens'] or record.get('tokens')
+    for rows in tables.values():
+        rows.sort(key=lambda r: r['size'])
+        for row in rows:
+            for numerator, denominator in RATIOS:
+                if numerator in variants and denominator in variants:
+                    top, bottom = (row['variants'].get(name, {}) for name in (numerator, denominator))
+                    ok = top.get('status') == bottom.get('status') == 'ok'
+                    row['ratios'][f'{numerator}/{denominator}'] = (
+                        top['ms_per_image'] / bottom['ms_per_image'] if ok else None)
+    return tables
+
+
+def _format(value: Optional[float], spec: str, suffix: str = '') -> str:
+    return '–' if value is None else format(value, spec) + suffix
+
+
+def markdown_table(rows: List[dict], variants: Sequence[str]) -> str:
+    """One markdown table: a row per size; ms/img, img/s and peak MB per variant, then the ratios."""
+    ratio_names = [f'{a}/{b}' for a, b in RATIOS if a in variants and b in variants]
+    header = ['size', 'tokens'] + [f'{v} {col}' for v in variants for col in ('ms/img', 'img/s', 'peak MB')]
+    lines = ['| ' + ' | '.join(header + ratio_names) + ' |', '|' + '---:|' * (len(header) + len(ratio_names))]
+    for row in rows:
+        cells = [str(row['size']), _format(row['tokens'], 'd')]
+        for variant in variants:
+            record = row['variants'].get(variant)
+            if record is None:
+                cells += ['–'] * 3
+            elif record['status'] != 'ok':
+                cells += [record['status'], '–', '–']
+            else:
+                cells += [format(record['ms_per_image'], '.1f'), format(record['images_per_s'], '.3g'),
+                          _format(record['peak_mb'], '.1f')]
+        cells += [_format(row['ratios'].get(name), '.2f', suffix='x') for name in ratio_names]
+        lines.append('| ' + ' | '.join(cells) + ' |')
+    return '\n'.join(lines)
+
+
+def markdown_report(report: dict) -> str:
+    """benchmark.md: the command, the setting, the column definitions and a table per scope."""
+    settings, env = report['settings'], report['environment']
+    memory = ('torch.cuda.max_memory_allocated' if settings['device'] == 'cuda'
+              else 'peak RSS (VmHWM) of a fresh process per measurement')
+    lines = [
+        '# AdaLAViT: softmax vs linear vs no attention', '',
+        f'Command: `{report["command"]}`', '',
+        f'- device: {env.get("device", settings["device"])} ({env.get("device_name", "?")}), '
+        f'torch {env.get("torch", torch.__version__)}, {env.get("threads", "?")} threads',
+        f'- arch {settings["arch"]}{" with " + json.dumps(settings["vit_cfg"]) if settings["vit_cfg"] else ""}, '
+        f'mode {settings["mode"]}, batch {settings["batch_size"]}, {settings["dtype"]}, '
+        f'warm-up {settings["warmup"]}, median of up to {settings["repeats"]} timed runs',
+        '- sizes are square image sides in px; DINOv2\'s patch is 14 px, so 518/1022/2044 are exact '
+        'patch multiples (others are padded up to one); tokens = patches + prefix tokens',
+        f'- peak MB: peak memory above the built model and its input ({memory})',
+        '- softmax/linear: linear\'s speed-up over softmax; linear/no_attention: linear\'s time over the '
+        'ceiling with no attention kernel at all (1.00x = at the ceiling)',
+    ]
+    for scope, rows in scaling_rows(report['results'], settings['variants']).items():
+        lines += ['', f'## {scope}', '', markdown_table(rows, settings['variants'])]
+    failures = [r for r in report['results'] if r['status'] != 'ok']
+    if failures:
+        lines += ['', 'Failed: ' + '; '.join(f'{r["scope"]} {r["variant"]} {r["size"]}px: {r.get("error", "")}'
+                                             for r in failures)]
+    return '\n'.join(lines) + '\n'
+
+
+def plot_report(report: dict, path: str) -> None:
+    """benchmark.png: throughput and peak memory against image size, log-log, a line per variant."""
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+
+    figure, (speed_axis, memory_axis) = plt.subplots(1, 2, figsize=(11, 4.5))
+    linestyles = dict(zip(SCOPES, ('-', '--')))
+    for scope, rows in scaling_rows(report['results'], report['settings']['variants']).items():
+        for variant in report['settings']['variants']:
+            done = [(row['size'], row['variants'][variant]) for row in rows
+                    if row['variants'].get(variant, {}).get('status') == 'ok']
+            label = f'{variant} ({scope})' if len(report['settings']['scopes']) > 1 else variant
+            speeds = [(size, record['images_per_s']) for size, record in done]
+            memories = [(size, record['peak_mb']) for size, record in done if (record['peak_mb'] or 0) > 0]
+            for axis, points in ((speed_axis, speeds), (memory_axis, memories)):
+                if points:
+                    axis.plot(*zip(*points), marker='o', linestyle=linestyles[scope], label=label)
+    env = report['environment']
+    for axis, ylabel in ((speed_axis, 'images / s'), (memory_axis, 'peak memory above the model (MB)')):
+        axis.set_xlabel('image side (px)')
+        axis.set_ylabel(ylabel)
+        if not axis.has_data():  # every measurement failed: an empty log axis cannot be drawn
+            axis.text(0.5, 0.5, 'no successful measurement', ha='center', transform=axis.transAxes)
+            continue
+        axis.set_xscale('log')
+        axis.set_yscale('log')
+        axis.grid(True, which='both', alpha=0.3)
+        axis.legend()
+    figure.suptitle(f'{report["settings"]["arch"]} {report["settings"]["mode"]}, {env.get("device_name", "")}, '
+                    f'{env.get("threads", "?")} threads, {report["settings"]["dtype"]}')
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+
+
+def write_report(report: dict, out_dir: str) -> Dict[str, str]:
+    """Write benchmark.md, benchmark.json and benchmark.png into `out_dir`; returns their paths."""
+    os.makedirs(out_dir, exist_ok=True)
+    paths = {ext: osp.join(out_dir, f'benchmark.{ext}') for ext in ('md', 'json', 'png')}
+    with open(paths['md'], 'w') as markdown:
+        markdown.write(markdown_report(report))
+    with open(paths['json'], 'w') as raw:
+        json.dump(report, raw, indent=2)
+    plot_report(report, paths['png'])
+    return paths

@@ -1,0 +1,128 @@
+import itertools
+import json
+import os.path as osp
+import subprocess
+import sys
+
+import pytest
+import torch
+from tiny import TINY_VIT
+
+from mmseg_adala.benchmark import (DEFAULT_SEGMENTOR_CONFIG, BenchmarkSettings, NoAttention, build_backbone,
+                                   markdown_table, scaling_rows, segmentor_model_config)
+from mmseg_adala.models import AdaLAAttention
+
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+
+
+def test_no_attention_is_proj_of_v():
+    attn = AdaLAAttention(48, num_heads=2, qkv_bias=True, attn_type='softmax')
+    no_attn = NoAttention.from_attention(attn)
+    x = torch.randn(2, 10, 48)
+    v = x @ attn.qkv.weight[96:].T + attn.qkv.bias[96:]  # qkv's output is [q | k | v]
+    expected = v @ attn.proj.weight.T + attn.proj.bias
+    torch.testing.assert_close(no_attn(x), expected)
+    assert no_attn.qkv is attn.qkv and no_attn.proj is attn.proj  # the layer's own weights
+
+
+def test_no_attention_backbone_is_linear_minus_the_kernel():
+    linear = build_backbone('linear', vit_cfg=TINY_VIT).eval()
+    no_attn = build_backbone('no_attention', vit_cfg=TINY_VIT).eval()
+    assert all(isinstance(block.attn, NoAttention) for block in no_attn.vit.blocks)
+    # Same parameters, names and shapes: only the attention kernel (parameter-free for ELU) is gone.
+    assert {k: v.shape for k, v in no_attn.state_dict().items()} == {k: v.shape for k, v in linear.state_dict().items()}
+    assert sum(p.numel() for p in no_attn.parameters()) == sum(p.numel() for p in linear.parameters())
+    no_attn.load_state_dict(linear.state_dict())
+    x = torch.randn(1, 3, 70, 56)
+    with torch.no_grad():
+        (out_linear,), (out_no_attn,) = linear(x), no_attn(x)
+    assert out_no_attn.shape == out_linear.shape == (1, 48, 5, 4)
+    assert not torch.allclose(out_no_attn, out_linear)  # the kernel really is gone
+
+
+def _record(variant, size, ms, peak, status='ok', tokens=None):
+    record = dict(scope='backbone', variant=variant, size=size, status=status, tokens=tokens)
+    if status == 'ok':
+        record.update(ms_per_image=ms, images_per_s=1000 / ms, peak_mb=peak)
+    return record
+
+
+def test_ratios_and_markdown_table():
+    variants = ['softmax', 'linear', 'no_attention']
+    results = [  # out of order on purpose: rows are sorted by size
+        _record('linear', 1022, 400., 150., tokens=5330),
+        _record('softmax', 1022, None, None, status='OOM'),
+        _record('no_attention', 1022, 320., 100., tokens=5330),
+        _record('softmax', 518, 200., 300., tokens=1370),
+        _record('linear', 518, 100., 50.25, tokens=1370),
+        _record('no_attention', 518, 80., 40., tokens=1370),
+    ]
+    rows = scaling_rows(results, variants)['backbone']
+    assert [row['size'] for row in rows] == [518, 1022]
+    assert rows[0]['ratios'] == {'softmax/linear': pytest.approx(2.0), 'linear/no_attention': pytest.approx(1.25)}
+    assert rows[1]['ratios'] == {'softmax/linear': None, 'linear/no_attention': pytest.approx(1.25)}
+
+    lines = markdown_table(rows, variants).splitlines()
+    assert lines[0] == ('| size | tokens | softmax ms/img | softmax img/s | softmax peak MB | linear ms/img | '
+                        'linear img/s | linear peak MB | no_attention ms/img | no_attention img/s | '
+                        'no_attention peak MB | softmax/linear | linear/no_attention |')
+    assert lines[1] == '|' + '---:|' * 13
+    assert lines[2] == '| 518 | 1370 | 200.0 | 5 | 300.0 | 100.0 | 10 | 50.2 | 80.0 | 12.5 | 40.0 | 2.00x | 1.25x |'
+    assert lines[3] == '| 1022 | 5330 | OOM | – | – | 400.0 | 2.5 | 150.0 | 320.0 | 3.12 | 100.0 | – | 1.25x |'
+
+    # Without no_attention, its columns and its ratio go.
+    two = scaling_rows([r for r in results if r['variant'] != 'no_attention'], variants[:2])['backbone']
+    first_row = markdown_table(two, variants[:2]).splitlines()[2]
+    assert first_row == '| 518 | 1370 | 200.0 | 5 | 300.0 | 100.0 | 10 | 50.2 | 2.00x |'
+
+
+@pytest.mark.parametrize('settings, message', [
+    (dict(arch='dinov2_vitx14'), 'unknown arch'),
+    (dict(sizes=[13, 518]), 'at least one patch'),
+    (dict(variants=['softmax', 'flash']), 'unknown variant'),
+    (dict(scopes=['segmentor'], mode='train'), 'batch-size >= 2'),
+    pytest.param(dict(device='cuda'), 'no CUDA GPU',
+                 marks=pytest.mark.skipif(torch.cuda.is_available(), reason='needs a machine without a GPU')),
+])
+def test_invalid_settings_are_refused(settings, message):
+    with pytest.raises(ValueError, match=message):
+        BenchmarkSettings(**settings).validate()
+
+
+@pytest.mark.parametrize('arch, vit_cfg, out_indices, width', [
+    ('dinov2_vits14', None, (2, 5, 8, 11), 384),
+    ('dinov2_vits14', TINY_VIT, (1,), 48),  # 2 blocks for 4 outputs: the last one, repeated by the neck
+])
+def test_segmentor_config_fits_the_arch(arch, vit_cfg, out_indices, width):
+    model = segmentor_model_config(DEFAULT_SEGMENTOR_CONFIG, 'linear', arch, vit_cfg)
+    assert model.backbone.arch == arch and model.backbone.attn_type == 'linear'
+    assert model.backbone.init_cfg is None
+    assert tuple(model.backbone.out_indices) == out_indices
+    assert model.neck.in_channels == [width] * len(out_indices)
+    assert model.test_cfg == dict(mode='whole')
+    assert 'SyncBN' not in json.dumps(model.to_dict())
+    assert model.decode_head.norm_cfg.type == 'BN'
+
+
+def test_cli_writes_all_measurements(tmp_path):
+    out_dir = tmp_path / 'bench'
+    command = [sys.executable, osp.join(REPO, 'tools', 'benchmark.py'), '--vit-cfg', json.dumps(TINY_VIT),
+               '--sizes', '56', '112', '--repeats', '1', '--warmup', '0', '--out-dir', str(out_dir)]
+    result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+
+    report = json.loads((out_dir / 'benchmark.json').read_text())
+    measured = {(r['variant'], r['size']): r for r in report['results']}
+    assert set(measured) == set(itertools.product(['softmax', 'linear', 'no_attention'], [56, 112]))
+    for (variant, size), record in measured.items():
+        assert record['status'] == 'ok', record
+        assert record['tokens'] == (size // 14) ** 2 + 1
+        assert len(record['times_s']) == 1 and record['ms_per_image'] > 0
+        assert record['peak_mb'] > 0
+    assert report['environment']['threads'] >= 1 and report['environment']['torch'] == torch.__version__
+
+    markdown = (out_dir / 'benchmark.md').read_text()
+    assert f'`python {osp.join(REPO, "tools", "benchmark.py")} --vit-cfg' in markdown
+    table_header = '| size | tokens | softmax ms/img |'
+    assert table_header in markdown and table_header in result.stdout
+    assert (out_dir / 'benchmark.png').read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
