@@ -27,6 +27,12 @@ def linear_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
     precision they overflow or lose the small contributions of most tokens, giving
     inf/NaN outputs at high resolution.
 
+    Fewer passes over the (B, H, N, d) tensors, since at high resolution this op is memory-
+    bound: the normaliser rides as an extra column of K^T V, so one matmul gives numerator
+    and denominator; and without autograd (inference) the division writes straight into
+    (B, N, H, dv) memory, so the caller's ``out.transpose(1, 2).reshape(B, N, H * dv)`` is a
+    free view, not a copy.
+
     Args:
         q: feature-mapped queries phi(q), non-negative, (B, H, N, dk).
         k: feature-mapped keys phi(k), non-negative, (B, H, M, dk).
@@ -34,15 +40,20 @@ def linear_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
         eps: added to the mean-normalised denominator (equivalent to eps * M in the sum form).
 
     Returns:
-        (B, H, N, dv) tensor in v's dtype.
+        (B, H, N, dv) tensor in v's dtype (in inference laid out in memory as (B, N, H, dv)).
     """
     acc = _accumulation_dtype(v.dtype)
+    B, H, N, dv = q.shape[0], q.shape[1], q.shape[2], v.shape[-1]
     with torch.autocast(q.device.type, enabled=False):
         q, k, v_acc = q.to(acc), k.to(acc), v.to(acc)
-        kv = torch.matmul(k.transpose(-2, -1), v_acc) / k.shape[-2]  # (B, H, dk, dv)
-        z = k.mean(dim=-2).unsqueeze(-1)  # (B, H, dk, 1)
-        out = torch.matmul(q, kv) / (torch.matmul(q, z) + eps)
-    return out.to(v.dtype)
+        kv = torch.matmul(k.transpose(-2, -1), v_acc)  # (B, H, dk, dv)
+        kvz = torch.cat([kv, k.sum(dim=-2).unsqueeze(-1)], dim=-1) / k.shape[-2]  # (B, H, dk, dv + 1)
+        num_den = torch.matmul(q, kvz)  # (B, H, N, dv + 1)
+        num, den = num_den[..., :dv], num_den[..., dv:] + eps
+        if torch.is_grad_enabled() and any(t.requires_grad for t in (q, k, v_acc)):
+            return (num / den).to(v.dtype)  # out= below does not support autograd
+        out = torch.empty(B, N, H, dv, dtype=v.dtype, device=v.device).transpose(1, 2)
+        return torch.div(num, den, out=out)
 
 
 def linear_attention_naive(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,

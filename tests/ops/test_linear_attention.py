@@ -112,3 +112,13 @@ def test_peak_memory_scaling(fn, n, lo, hi):
         return peak_cpu_memory(fn, q, k, v)
 
     assert lo < run(4 * n) / run(n) < hi
+
+
+@pytest.mark.parametrize('requires_grad', [False, True])
+def test_both_paths_match_reference_and_layout(requires_grad):
+    """Inference writes (B, N, H, d) memory (free transpose for the caller); autograd stays exact."""
+    q, k = (torch.rand(2, 3, 50, 8, requires_grad=requires_grad) for _ in range(2))
+    v = torch.randn(2, 3, 50, 8, requires_grad=requires_grad)
+    out = linear_attention(q, k, v)
+    torch.testing.assert_close(out, linear_attention_naive(q, k, v), atol=1e-5, rtol=1e-5)
+    assert out.transpose(1, 2).is_contiguous() != requires_grad
