@@ -159,6 +159,7 @@ def write_synthetic_image(path: Union[str, Path], size: Size = (2048, 2048),
         the (H, W) uint8 label map (0 = "other", 1..K) to score the prediction against.
     """
     image, label = render_scene(np.random.default_rng(seed), size, num_classes, object_size)
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray(image).save(path, **JPEG_OPTIONS)
     return label
 
