@@ -3,7 +3,7 @@
 # Other backbone weights: --cfg-options model.backbone.init_cfg.checkpoint=PATH
 _base_ = [
     './_base_/models/upernet_adala_vit_l.py', 'mmseg::_base_/datasets/ade20k.py',
-    'mmseg::_base_/default_runtime.py', 'mmseg::_base_/schedules/schedule_160k.py',
+    'mmseg::_base_/default_runtime.py', './_base_/schedules/adala_finetune_160k.py',
 ]
 custom_imports = dict(imports=['mmseg_adala'], allow_failed_imports=False)
 
@@ -16,13 +16,4 @@ model = dict(
     # there is no need for MMSeg's sliding window (which hides the speed-up).
     test_cfg=dict(mode='whole'))
 
-optim_wrapper = dict(
-    _delete_=True, type='AmpOptimWrapper', dtype='bfloat16',
-    optimizer=dict(type='AdamW', lr=6e-5, betas=(0.9, 0.999), weight_decay=0.05),
-    constructor='ViTLayerDecayOptimizerConstructor', paramwise_cfg=dict(decay_rate=0.9),
-    clip_grad=dict(max_norm=3.0))
-param_scheduler = [
-    dict(type='LinearLR', start_factor=1e-6, by_epoch=False, begin=0, end=1500),
-    dict(type='PolyLR', eta_min=0.0, power=1.0, begin=1500, end=160000, by_epoch=False),
-]
 train_dataloader = dict(batch_size=2)  # x 8 GPUs = 16 images per step

@@ -3,7 +3,7 @@
 # Test on whole 1024x2048 images: linear attention makes that affordable.
 _base_ = [
     './_base_/models/upernet_adala_vit_l.py', 'mmseg::_base_/datasets/cityscapes_1024x1024.py',
-    'mmseg::_base_/default_runtime.py', 'mmseg::_base_/schedules/schedule_80k.py',
+    'mmseg::_base_/default_runtime.py', './_base_/schedules/adala_finetune_160k.py',
 ]
 custom_imports = dict(imports=['mmseg_adala'], allow_failed_imports=False)
 
@@ -15,11 +15,8 @@ model = dict(
     decode_head=dict(num_classes=19),
     auxiliary_head=dict(num_classes=19),
     test_cfg=dict(mode='whole'))
-optim_wrapper = dict(
-    _delete_=True, type='AmpOptimWrapper', dtype='bfloat16',
-    optimizer=dict(type='AdamW', lr=6e-5, betas=(0.9, 0.999), weight_decay=0.05),
-    constructor='ViTLayerDecayOptimizerConstructor', paramwise_cfg=dict(decay_rate=0.9),
-    clip_grad=dict(max_norm=3.0))
+# 80k iterations, as MMSeg's Cityscapes schedules.
+train_cfg = dict(max_iters=80000, val_interval=8000)
 param_scheduler = [
     dict(type='LinearLR', start_factor=1e-6, by_epoch=False, begin=0, end=1500),
     dict(type='PolyLR', eta_min=0.0, power=1.0, begin=1500, end=80000, by_epoch=False),
