@@ -12,3 +12,7 @@ model = dict(
                  init_cfg=dict(type='Pretrained', checkpoint=dinov2_checkpoint)),
     student_attn=dict(feature_map='elu'))
 train_cfg = dict(type='AttentionAlignLoop', max_iters=10000, val_interval=2000)
+param_scheduler = [
+    dict(type='LinearLR', start_factor=1e-3, by_epoch=False, begin=0, end=500),
+    dict(type='CosineAnnealingLR', by_epoch=False, begin=500, end=10000, eta_min=1e-6),
+]

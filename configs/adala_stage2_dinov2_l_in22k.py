@@ -18,3 +18,7 @@ train_dataloader = dict(dataset=dict(data_root='data/imagenet22k/train'))
 val_dataloader = dict(dataset=dict(data_root='data/imagenet22k/val'))
 optim_wrapper = dict(optimizer=dict(lr=5e-5))
 train_cfg = dict(type='FeatureAlignLoop', max_iters=30000, val_interval=5000)
+param_scheduler = [
+    dict(type='LinearLR', start_factor=1e-3, by_epoch=False, begin=0, end=500),
+    dict(type='CosineAnnealingLR', by_epoch=False, begin=500, end=30000, eta_min=1e-6),
+]

@@ -33,10 +33,6 @@ val_cfg = dict(type='ValLoop')
 optim_wrapper = dict(type='AmpOptimWrapper', dtype='bfloat16',
                      optimizer=dict(type='AdamW', lr=1e-4, betas=(0.9, 0.999), weight_decay=0.05),
                      clip_grad=dict(max_norm=1.0))
-param_scheduler = [
-    dict(type='LinearLR', start_factor=1e-3, by_epoch=False, begin=0, end=500),
-    dict(type='CosineAnnealingLR', by_epoch=False, begin=500, eta_min=1e-6),
-]
 default_hooks = dict(
     timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=50, log_metric_by_epoch=False),
