@@ -13,7 +13,10 @@ grows with resolution. Three variants of one network are measured:
 Each (scope, variant, size) measurement runs in a fresh process (forked from a server that has
 only imported the libraries), so no allocator cache or high-water mark carries over from one
 variant to the next, and an out-of-memory crash loses one measurement, not the benchmark.
+With several rounds, the whole list of measurements is run round after round, so a slow spell
+of a shared machine hits every variant alike instead of one.
 """
+import ctypes
 import json
 import math
 import multiprocessing
@@ -162,6 +165,8 @@ class BenchmarkSettings:
     """What to measure; the CLI's arguments (see tools/benchmark.py).
 
     Attributes:
+        rounds: Times the whole list of measurements is run, interleaved; each cell pools the
+            timed runs of all rounds.
         time_budget_s: Timed runs stop once they have taken this long (at least one runs), so
             the largest softmax sizes stay affordable; the JSON records the runs made.
         timeout_s: A measurement still running after this long is killed and recorded as 'timeout'.
@@ -176,6 +181,7 @@ class BenchmarkSettings:
     dtype: str = 'float32'
     warmup: int = 1
     repeats: int = 3
+    rounds: int = 1
     threads: Optional[int] = None
     vit_cfg: Optional[dict] = None
     segmentor_config: str = DEFAULT_SEGMENTOR_CONFIG
@@ -199,8 +205,8 @@ class BenchmarkSettings:
         if self.device == 'cuda' and not torch.cuda.is_available():
             raise ValueError(f'--device cuda, but torch {torch.__version__} sees no CUDA GPU '
                              f'(built with CUDA {torch.version.cuda})')
-        if self.batch_size < 1 or self.repeats < 1 or self.warmup < 0:
-            raise ValueError('batch size and repeats must be >= 1 and warm-up >= 0')
+        if self.batch_size < 1 or self.repeats < 1 or self.rounds < 1 or self.warmup < 0:
+            raise ValueError('batch size, repeats and rounds must be >= 1 and warm-up >= 0')
         if 'segmentor' in self.scopes:
             if not osp.isfile(self.segmentor_config):
                 raise ValueError(f'segmentor config {self.segmentor_config!r} not found')
@@ -259,6 +265,25 @@ class PeakMemory:
                 if line.startswith(key + ':'):
                     return int(line.split()[1]) / 1024  # kB
         raise OSError(f'/proc/self/status has no {key}')
+
+
+def steady_cpu_allocator() -> bool:
+    """Give glibc's allocator one fixed policy, so every run of every variant allocates alike.
+
+    By default glibc moves its mmap threshold (128 kB up to 32 MB) with the sizes freed so far
+    and trims its heap after frees, so whether a forward's activations page-fault in afresh
+    depends on the allocation history: on virtual machines those faults cost up to half of a
+    linear-attention layer and come and go from run to run. Here blocks up to 32 MB (glibc's
+    largest threshold) always come from the heap, which is never trimmed, and larger ones are
+    always mmapped (they fault in every time, in proportion to their size, in every variant).
+    Returns False without glibc.
+    """
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):
+        return False
+    m_trim_threshold, m_mmap_threshold = -1, -3
+    return bool(mallopt(m_mmap_threshold, 32 * 2 ** 20)) and bool(mallopt(m_trim_threshold, 2 ** 31 - 1))
 
 
 def _synchronize(device: torch.device) -> None:
@@ -352,7 +377,8 @@ def run_measurement(spec: dict) -> dict:
     if spec['threads']:
         torch.set_num_threads(spec['threads'])
     torch.manual_seed(0)
-    record = dict(spec, status='ok', environment=environment(spec['device']))
+    record = dict(spec, status='ok', environment=dict(environment(spec['device']),
+                                                      steady_cpu_allocator=steady_cpu_allocator()))
     device = torch.device(spec['device'])
     try:
         model, backbone, forward = _network(spec, device)
@@ -380,14 +406,34 @@ def run_measurement(spec: dict) -> dict:
             step()
             _synchronize(device)
             times.append(time.perf_counter() - start)
-        median = statistics.median(times)
-        record.update(times_s=times, seconds_per_batch=median, ms_per_image=1000 * median / spec['batch_size'],
-                      images_per_s=spec['batch_size'] / median, peak_mb=memory.peak_mb(),
-                      baseline_mb=memory.baseline_mb)
+        record.update(_timing(times, spec['batch_size']), peak_mb=memory.peak_mb(), baseline_mb=memory.baseline_mb)
     except Exception as error:  # noqa: BLE001  (one failed measurement must not end the benchmark)
         record.update(status='OOM' if _is_out_of_memory(error) else 'error', error=f'{type(error).__name__}: {error}',
                       traceback=traceback.format_exc())
     return record
+
+
+def _timing(times: List[float], batch_size: int) -> dict:
+    """The timing fields of a record from its timed runs (seconds per batch): medians."""
+    median = statistics.median(times)
+    return dict(times_s=times, seconds_per_batch=median, ms_per_image=1000 * median / batch_size,
+                images_per_s=batch_size / median)
+
+
+def pool_rounds(records: List[dict]) -> dict:
+    """One record from the same measurement's records of several rounds.
+
+    The timed runs of all rounds are pooled into one median; the peak memory is the largest.
+    A failure in any round makes the cell that failure.
+    """
+    failed = [record for record in records if record['status'] != 'ok']
+    if failed or len(records) == 1:
+        return (failed or records)[0]
+    pooled = dict(records[0])
+    pooled.update(_timing([t for record in records for t in record['times_s']], pooled['batch_size']))
+    peaks = [record['peak_mb'] for record in records if record['peak_mb'] is not None]
+    pooled['peak_mb'] = max(peaks) if peaks else None
+    return pooled
 
 
 def _measurement_process(spec: dict, connection) -> None:
@@ -419,7 +465,9 @@ def run_isolated(spec: dict, timeout_s: float, context) -> dict:
 
 
 def run_benchmark(settings: BenchmarkSettings, progress: Callable[[str], None] = print) -> dict:
-    """Measure every (scope, size, variant), each in a fresh process; returns the raw report.
+    """Measure every (scope, size, variant), each in a fresh process, round after round.
+
+    Returns the raw report, a record per (scope, size, variant) pooled over the rounds.
 
     The processes fork from a server that has imported this module (torch, timm, MMSeg) but
     run nothing, so each starts clean in a fraction of a second instead of re-importing.
@@ -427,15 +475,20 @@ def run_benchmark(settings: BenchmarkSettings, progress: Callable[[str], None] =
     settings.validate()
     context = multiprocessing.get_context('forkserver')
     context.set_forkserver_preload([__name__])
-    records, env = [], None
-    for spec in measurement_specs(settings):
-        progress(f'[{spec["scope"]}] {spec["variant"]} {spec["size"]}px ...')
-        record = run_isolated(spec, settings.timeout_s, context)
-        env = env or record.pop('environment', None)
-        record.pop('environment', None)
-        records.append(record)
-        progress(f'    {_cell_summary(record)}')
-    return dict(command=settings.command, settings=asdict(settings), environment=env or {}, results=records)
+    specs = measurement_specs(settings)
+    rounds: List[List[dict]] = [[] for _ in specs]
+    env = None
+    for round_index in range(settings.rounds):
+        for spec, records in zip(specs, rounds):
+            progress(f'[{spec["scope"]}] {spec["variant"]} {spec["size"]}px'
+                     f'{f" (round {round_index + 1}/{settings.rounds})" if settings.rounds > 1 else ""} ...')
+            record = run_isolated(spec, settings.timeout_s, context)
+            env = env or record.pop('environment', None)
+            record.pop('environment', None)
+            records.append(record)
+            progress(f'    {_cell_summary(record)}')
+    return dict(command=settings.command, settings=asdict(settings), environment=env or {},
+                results=[pool_rounds(records) for records in rounds])
 
 
 def _cell_summary(record: dict) -> str:
@@ -511,7 +564,10 @@ def markdown_report(report: dict) -> str:
         f'torch {env.get("torch", torch.__version__)}, {env.get("threads", "?")} threads',
         f'- arch {settings["arch"]}{" with " + json.dumps(settings["vit_cfg"]) if settings["vit_cfg"] else ""}, '
         f'mode {settings["mode"]}, batch {settings["batch_size"]}, {settings["dtype"]}, '
-        f'warm-up {settings["warmup"]}, median of up to {settings["repeats"]} timed runs',
+        f'warm-up {settings["warmup"]}, median of the timed runs of {settings["rounds"]} interleaved '
+        f'round(s) of up to {settings["repeats"]}',
+        '- CPU allocator: ' + ('glibc, fixed policy: blocks up to 32 MB from the untrimmed heap, larger ones mmapped'
+                               if env.get('steady_cpu_allocator') else 'the C library\'s default'),
         '- sizes are square image sides in px; DINOv2\'s patch is 14 px, so 518/1022/2044 are exact '
         'patch multiples (others are padded up to one); tokens = patches + prefix tokens',
         f'- peak MB: peak memory above the built model and its input ({memory})',

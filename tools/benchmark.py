@@ -34,6 +34,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help='bfloat16/float16 autocast over float32 weights')
     parser.add_argument('--warmup', type=int, default=1, help='untimed runs first')
     parser.add_argument('--repeats', type=int, default=3, help='timed runs; the median is reported')
+    parser.add_argument('--rounds', type=int, default=1,
+                        help='run all measurements this many times, interleaved, and pool their timed runs')
     parser.add_argument('--threads', type=int, default=None, help='torch intra-op threads (default: torch\'s)')
     parser.add_argument('--time-budget-s', type=float, default=600.,
                         help='stop timing a measurement after this long (at least one timed run)')
@@ -51,7 +53,7 @@ def main() -> None:
         arch=args.arch, sizes=args.sizes, variants=args.variants,
         scopes=['backbone', 'segmentor'] if args.scope == 'both' else [args.scope], mode=args.mode,
         batch_size=args.batch_size, device=args.device, dtype=args.dtype, warmup=args.warmup,
-        repeats=args.repeats, threads=args.threads, vit_cfg=args.vit_cfg,
+        repeats=args.repeats, rounds=args.rounds, threads=args.threads, vit_cfg=args.vit_cfg,
         segmentor_config=args.segmentor_config, time_budget_s=args.time_budget_s, timeout_s=args.timeout_s,
         command=shlex.join(['python', *sys.argv]))
     try:
