@@ -132,7 +132,7 @@ class AdaLAAttention(nn.Module):
             x = softmax_attention(q, k, v, scale=self.scale,
                                   dropout_p=self.attn_drop if self.training else 0.)
         else:
-            x = linear_attention(self.feature_map(q), self.feature_map(k), v, eps=self.eps)
+            x = linear_attention(q, k, v, feature_map=self.feature_map, eps=self.eps)
         x = x.transpose(1, 2).reshape(B, N, C)
         if self.local_concentration is not None:
             x = self.local_concentration(x, self.grid_size, self.num_prefix_tokens)

@@ -10,6 +10,8 @@ overflow fp16), and make eps a resolution-independent floor of the denominator.
 """
 from __future__ import annotations
 
+from typing import Callable, Optional
+
 import torch
 
 
@@ -18,42 +20,92 @@ def _accumulation_dtype(dtype: torch.dtype) -> torch.dtype:
     return torch.promote_types(dtype, torch.float32)
 
 
+# Tokens per chunk of the inference path: as many as fill this many bytes of one chunk's
+# (B, H, chunk, d) float32 features. On CPU a chunk's intermediates then stay in cache and
+# come from the allocator's heap, whereas full-size ones above glibc's mmap threshold are
+# page-faulted in afresh on every call, which on a VM costs as much as the arithmetic. On
+# GPUs, large chunks keep the kernel launches few.
+CHUNK_BYTES = {'cpu': 4 * 2 ** 20}
+DEFAULT_CHUNK_BYTES = 256 * 2 ** 20
+
+
 def linear_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
+                     feature_map: Optional[Callable[[torch.Tensor], torch.Tensor]] = None,
                      eps: float = 1e-6) -> torch.Tensor:
     """Linear attention in O(N dk dv) time and O(N d) memory (no N x N matrix).
 
     The statistics mean_j phi(k_j) v_j^T and mean_j phi(k_j) are accumulated in float32 even
     for fp16/bf16 inputs and under ``torch.autocast`` (which is disabled inside): in half
     precision they overflow or lose the small contributions of most tokens, giving
-    inf/NaN outputs at high resolution.
+    inf/NaN outputs at high resolution. The normaliser rides as an extra column of K^T V, so
+    one matmul gives numerator and denominator.
 
-    Fewer passes over the (B, H, N, d) tensors, since at high resolution this op is memory-
-    bound: the normaliser rides as an extra column of K^T V, so one matmul gives numerator
-    and denominator; and without autograd (inference) the division writes straight into
-    (B, N, H, dv) memory, so the caller's ``out.transpose(1, 2).reshape(B, N, H * dv)`` is a
-    free view, not a copy.
+    Without autograd (inference) the tokens go through in chunks: phi, the statistics and the
+    output of one chunk at a time, written straight into (B, N, H, dv) memory, so the caller's
+    ``out.transpose(1, 2).reshape(B, N, H * dv)`` is a free view and no full-size phi(q),
+    phi(k) or numerator is ever allocated.
 
     Args:
-        q: feature-mapped queries phi(q), non-negative, (B, H, N, dk).
-        k: feature-mapped keys phi(k), non-negative, (B, H, M, dk).
+        q: queries, (B, H, N, dk); already feature-mapped (non-negative) if no `feature_map`.
+        k: keys, (B, H, M, dk); likewise.
         v: values, (B, H, M, dv).
+        feature_map: phi, applied token by token (every map in ``feature_maps`` is); run in the
+            caller's autocast context.
         eps: added to the mean-normalised denominator (equivalent to eps * M in the sum form).
 
     Returns:
         (B, H, N, dv) tensor in v's dtype (in inference laid out in memory as (B, N, H, dv)).
     """
+    phi = feature_map if feature_map is not None else _identity
+    trainable = [t for t in (q, k, v) if t.requires_grad]
+    if isinstance(feature_map, torch.nn.Module):
+        trainable += [p for p in feature_map.parameters() if p.requires_grad]
+    if torch.is_grad_enabled() and trainable:
+        return _linear_attention_autograd(phi(q), phi(k), v, eps)
+    return _linear_attention_chunked(q, k, v, phi, eps)
+
+
+def _identity(x: torch.Tensor) -> torch.Tensor:
+    return x
+
+
+def _linear_attention_autograd(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, eps: float) -> torch.Tensor:
+    """The whole-sequence form on feature-mapped q, k, for autograd."""
     acc = _accumulation_dtype(v.dtype)
-    B, H, N, dv = q.shape[0], q.shape[1], q.shape[2], v.shape[-1]
+    dv = v.shape[-1]
     with torch.autocast(q.device.type, enabled=False):
         q, k, v_acc = q.to(acc), k.to(acc), v.to(acc)
         kv = torch.matmul(k.transpose(-2, -1), v_acc)  # (B, H, dk, dv)
         kvz = torch.cat([kv, k.sum(dim=-2).unsqueeze(-1)], dim=-1) / k.shape[-2]  # (B, H, dk, dv + 1)
         num_den = torch.matmul(q, kvz)  # (B, H, N, dv + 1)
-        num, den = num_den[..., :dv], num_den[..., dv:] + eps
-        if torch.is_grad_enabled() and any(t.requires_grad for t in (q, k, v_acc)):
-            return (num / den).to(v.dtype)  # out= below does not support autograd
-        out = torch.empty(B, N, H, dv, dtype=v.dtype, device=v.device).transpose(1, 2)
-        return torch.div(num, den, out=out)
+        return (num_den[..., :dv] / (num_den[..., dv:] + eps)).to(v.dtype)
+
+
+def _linear_attention_chunked(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
+                              phi: Callable[[torch.Tensor], torch.Tensor], eps: float) -> torch.Tensor:
+    """Inference: phi and both passes over the tokens one chunk at a time (see linear_attention)."""
+    acc = _accumulation_dtype(v.dtype)
+    B, H, N, dv = q.shape[0], q.shape[1], q.shape[2], v.shape[-1]
+    M = k.shape[-2]
+    row_bytes = B * H * q.shape[-1] * 4
+    chunk = max(1, CHUNK_BYTES.get(q.device.type, DEFAULT_CHUNK_BYTES) // row_bytes)
+    kvz = None  # (B, H, dk_phi, dv + 1): sum_j phi(k_j) [v_j, 1]; dk_phi is phi's output width
+    for start in range(0, M, chunk):
+        k_chunk = phi(k[:, :, start:start + chunk])
+        with torch.autocast(q.device.type, enabled=False):
+            k_chunk, v_chunk = k_chunk.to(acc), v[:, :, start:start + chunk].to(acc)
+            if kvz is None:
+                kvz = k_chunk.new_zeros(B, H, k_chunk.shape[-1], dv + 1)
+            kvz[..., :dv].add_(torch.matmul(k_chunk.transpose(-2, -1), v_chunk))
+            kvz[..., dv].add_(k_chunk.sum(dim=-2))
+    kvz /= M
+    out = torch.empty(B, N, H, dv, dtype=v.dtype, device=v.device).transpose(1, 2)
+    for start in range(0, N, chunk):
+        q_chunk = phi(q[:, :, start:start + chunk])
+        with torch.autocast(q.device.type, enabled=False):
+            num_den = torch.matmul(q_chunk.to(acc), kvz)  # (B, H, chunk, dv + 1)
+            torch.div(num_den[..., :dv], num_den[..., dv:] + eps, out=out[:, :, start:start + chunk])
+    return out
 
 
 def linear_attention_naive(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,

@@ -1,3 +1,5 @@
+import importlib
+
 import pytest
 import torch
 from torch.profiler import ProfilerActivity, profile
@@ -122,3 +124,39 @@ def test_both_paths_match_reference_and_layout(requires_grad):
     out = linear_attention(q, k, v)
     torch.testing.assert_close(out, linear_attention_naive(q, k, v), atol=1e-5, rtol=1e-5)
     assert out.transpose(1, 2).is_contiguous() != requires_grad
+
+
+@pytest.mark.parametrize('name', sorted(FEATURE_MAPS))
+@pytest.mark.parametrize('dtype, atol', [(torch.float32, 1e-5), (torch.bfloat16, 2e-2)])
+def test_chunked_inference_matches_reference(monkeypatch, name, dtype, atol):
+    """Inference maps and accumulates chunk by chunk (here 5 tokens, uneven last chunks)."""
+    module = importlib.import_module('mmseg_adala.ops.linear_attention')  # the package exports the function
+    g = torch.Generator().manual_seed(0)
+    q, k = (torch.randn(B, H, n, D, generator=g).to(dtype) for n in (N, M))
+    v = torch.randn(B, H, M, D + 4, generator=g).to(dtype)
+    fmap = build_feature_map(name, H, D).to(dtype)
+    with torch.no_grad():
+        ref = linear_attention_naive(fmap(q).float(), fmap(k).float(), v.float())
+        monkeypatch.setitem(module.CHUNK_BYTES, 'cpu', 5 * B * H * D * 4)
+        out = linear_attention(q, k, v, feature_map=fmap)
+    assert out.dtype == dtype and out.transpose(1, 2).is_contiguous()
+    torch.testing.assert_close(out.float(), ref, atol=atol, rtol=0)
+    # With autograd on, a learned map's parameters get gradients (the whole-sequence path).
+    out_grad = linear_attention(q, k, v, feature_map=fmap)
+    torch.testing.assert_close(out_grad.float(), ref, atol=atol, rtol=0)
+    assert out_grad.requires_grad == any(p.requires_grad for p in fmap.parameters())
+
+
+def test_chunked_inference_allocates_little_more_than_its_output(monkeypatch):
+    """phi(q), phi(k) and the numerator exist a chunk at a time, never at full size."""
+    module = importlib.import_module('mmseg_adala.ops.linear_attention')
+    monkeypatch.setitem(module.CHUNK_BYTES, 'cpu', 256 * 2 * 16 * 4)  # 256 tokens of (1, 2, ., 16)
+    g = torch.Generator().manual_seed(0)
+    q, k, v = (torch.randn(1, 2, 8192, 16, generator=g) for _ in range(3))
+    fmap = build_feature_map('elu', 2, 16)
+    output_bytes = q.numel() * 4
+    with torch.no_grad():
+        chunked = peak_cpu_memory(linear_attention, q, k, v, fmap)
+        whole = peak_cpu_memory(lambda: module._linear_attention_autograd(fmap(q), fmap(k), v, 1e-6))
+    assert chunked < 1.2 * output_bytes
+    assert whole > 3 * output_bytes  # phi(q), phi(k), numerator and output, all at full size
