@@ -7,7 +7,6 @@ import torch.nn.functional as F
 from mmseg.registry import MODELS
 
 from ..models import AdaLAAttention
-from ..models.attention import ADDED_PARAMETER_PREFIXES
 from .teacher_student import TeacherStudentModel
 
 # What stage 1 trains in each linear attention: the Q/K/V path and the variant's own
@@ -53,13 +52,7 @@ class AttentionAlignModel(TeacherStudentModel):
         """Load the teacher, then start every linear attention from its block's weights."""
         self.teacher.init_weights()
         for copy, block in zip(self.student_attns, self.teacher.vit.blocks):
-            # Strict apart from the copy's own additions (feature map, local concentration),
-            # which keep their identity/zero initialisation.
-            missing, unexpected = copy.load_state_dict(block.attn.state_dict(), strict=False)
-            missing = [k for k in missing if not k.startswith(ADDED_PARAMETER_PREFIXES)]
-            if missing or unexpected:
-                raise KeyError(f'teacher attention does not fit its linear copy: missing {missing}, '
-                               f'unexpected {unexpected}')
+            copy.load_attention_weights(block.attn)
 
     def _teacher_attention_io(self, images: torch.Tensor) -> List[Tuple[torch.Tensor, torch.Tensor]]:
         """(normed block input, softmax attention output) of every block, from one forward."""

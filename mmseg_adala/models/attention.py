@@ -157,8 +157,16 @@ class AdaLAAttention(nn.Module):
                   proj_bias=attn.proj.bias is not None,
                   norm_layer=type(norm or scale_norm) if (norm or scale_norm) else None, **kwargs)
         new.to(device=attn.qkv.weight.device, dtype=attn.qkv.weight.dtype)
-        missing, unexpected = new.load_state_dict(attn.state_dict(), strict=False)
+        new.load_attention_weights(attn)
+        return new
+
+    def load_attention_weights(self, attn: nn.Module) -> None:
+        """Copy the weights of `attn` (a timm `Attention` or an AdaLAAttention) into this layer.
+
+        Strict, apart from the parameters that only this layer has (learned feature map, local
+        concentration), which keep their initialisation.
+        """
+        missing, unexpected = self.load_state_dict(attn.state_dict(), strict=False)
         missing = [key for key in missing if not key.startswith(ADDED_PARAMETER_PREFIXES)]
         if missing or unexpected:
             raise KeyError(f'cannot copy attention weights: missing {missing}, unexpected {unexpected}')
-        return new
