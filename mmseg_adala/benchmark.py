@@ -5,8 +5,8 @@ grows with resolution. Three variants of one network are measured:
 
 - ``softmax``: AdaLAViT with ``attn_type='softmax'`` (the DINOv2 teacher's kernel, via SDPA);
 - ``linear``: ``attn_type='linear', feature_map='elu'`` (the ViT-AdaLA student);
-- ``no_attention``: every attention replaced by :class:`NoAttention`, which keeps the qkv and
-  proj layers but drops the attention kernel. It is the ceiling of any linear-attention
+- ``no_attention``: ``attn_type='none'``, which keeps every attention's qkv and proj layers
+  but drops the attention kernel (out = proj(v)). It is the ceiling of any linear-attention
   backbone: the rest of the network costs what it costs whatever the kernel, so
   linear / no_attention says how much of the remaining time is the linear kernel itself.
 
@@ -34,18 +34,18 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 import torch
 import torch.nn as nn
 
-from .models import AdaLAAttention, AdaLAViT
+from .models import AdaLAViT
 from .models.backbones.adala_vit import DINOV2_ARCHS
 
 VARIANTS = ('softmax', 'linear', 'no_attention')
 SCOPES = ('backbone', 'segmentor')
 MODES = ('inference', 'train')
 DTYPES = {'float32': torch.float32, 'bfloat16': torch.bfloat16, 'float16': torch.float16}
-# AdaLAViT arguments per variant; no_attention is built as softmax, then its kernels are removed.
+# AdaLAViT arguments per variant.
 VARIANT_ATTENTION = {
     'softmax': dict(attn_type='softmax'),
     'linear': dict(attn_type='linear', feature_map='elu'),
-    'no_attention': dict(attn_type='softmax'),
+    'no_attention': dict(attn_type='none'),
 }
 # The ratio columns of the table: (numerator, denominator) of ms/img.
 RATIOS = (('softmax', 'linear'), ('linear', 'no_attention'))
@@ -57,52 +57,10 @@ DEFAULT_SEGMENTOR_CONFIG = osp.join(osp.dirname(osp.dirname(osp.abspath(__file__
                                     'configs', 'adala_dinov2_l_ade20k.py')
 
 
-class NoAttention(nn.Module):
-    """An attention layer without its attention kernel: the speed ceiling of linear attention.
-
-    Keeps the layer's own ``qkv`` and ``proj`` (so the dense cost, O(N d^2), stays) and returns
-    ``proj(v)``: every token attends to itself only. The output is meaningless as a feature,
-    but the cost is exactly the attention layer's minus its kernel, so a ViT built from these
-    is as fast as any ViT with these blocks can be, whatever its (linear) attention.
-
-    Args:
-        qkv: The fused query/key/value projection (C -> 3C); q and k are computed and dropped,
-            as one fused matmul cannot skip them.
-        proj: The output projection (C -> C).
-    """
-
-    def __init__(self, qkv: nn.Linear, proj: nn.Linear) -> None:
-        super().__init__()
-        self.qkv = qkv
-        self.proj = proj
-        # AdaLAViT sets every attention's patch grid before a forward; no kernel here uses it.
-        self.grid_size: Optional[Tuple[int, int]] = None
-
-    @classmethod
-    def from_attention(cls, attn: AdaLAAttention) -> 'NoAttention':
-        """The attention-free version of `attn`, sharing its qkv and proj layers."""
-        return cls(attn.qkv, attn.proj)
-
-    def forward(self, x: torch.Tensor, attn_mask: Optional[torch.Tensor] = None,
-                is_causal: bool = False) -> torch.Tensor:
-        if attn_mask is not None or is_causal:
-            raise NotImplementedError('NoAttention stands in for non-causal self-attention: no masks')
-        _, _, v = self.qkv(x).chunk(3, dim=-1)
-        return self.proj(v)
-
-
-def remove_attention(backbone: AdaLAViT) -> AdaLAViT:
-    """Replace every block's attention of `backbone` by its :class:`NoAttention`, in place."""
-    for block in backbone.vit.blocks:
-        block.attn = NoAttention.from_attention(block.attn)
-    return backbone
-
-
 def build_backbone(variant: str, arch: str = 'dinov2_vits14', vit_cfg: Optional[dict] = None,
                    **kwargs) -> AdaLAViT:
     """The AdaLAViT of one variant (random weights), e.g. ``build_backbone('no_attention')``."""
-    backbone = AdaLAViT(arch=arch, vit_cfg=vit_cfg, **VARIANT_ATTENTION[variant], **kwargs)
-    return remove_attention(backbone) if variant == 'no_attention' else backbone
+    return AdaLAViT(arch=arch, vit_cfg=vit_cfg, **VARIANT_ATTENTION[variant], **kwargs)
 
 
 def segmentor_model_config(config_path: str, variant: str, arch: str, vit_cfg: Optional[dict] = None):
@@ -154,10 +112,7 @@ def build_segmentor(config_path: str, variant: str, arch: str, vit_cfg: Optional
     from mmseg.utils import register_all_modules
 
     register_all_modules(init_default_scope=True)
-    model = MODELS.build(segmentor_model_config(config_path, variant, arch, vit_cfg))
-    if variant == 'no_attention':
-        remove_attention(model.backbone)
-    return model
+    return MODELS.build(segmentor_model_config(config_path, variant, arch, vit_cfg))
 
 
 @dataclass

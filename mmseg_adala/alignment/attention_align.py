@@ -1,5 +1,5 @@
 """Stage 1, attention alignment: each linear attention learns to mimic its softmax block."""
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Optional
 
 import torch
 import torch.nn as nn
@@ -7,6 +7,7 @@ import torch.nn.functional as F
 from mmseg.registry import MODELS
 
 from ..models import AdaLAAttention
+from .diagnostics import attention_outputs, relative_error
 from .teacher_student import TeacherStudentModel
 
 # What stage 1 trains in each linear attention: the Q/K/V path and the variant's own
@@ -54,40 +55,17 @@ class AttentionAlignModel(TeacherStudentModel):
         for copy, block in zip(self.student_attns, self.teacher.vit.blocks):
             copy.load_attention_weights(block.attn)
 
-    def _teacher_attention_io(self, images: torch.Tensor) -> List[Tuple[torch.Tensor, torch.Tensor]]:
-        """(normed block input, softmax attention output) of every block, from one forward."""
-        records = []
-        hooks = [block.attn.register_forward_hook(lambda _, args, out: records.append((args[0], out)))
-                 for block in self.teacher.vit.blocks]
-        try:
-            with torch.no_grad():
-                self.teacher.forward_tokens(images)
-        finally:
-            for hook in hooks:
-                hook.remove()
-        return records
-
-    def _student_outputs(self, images: torch.Tensor):
-        records = self._teacher_attention_io(images)
-        grid = self.teacher.vit.blocks[0].attn.grid_size  # set by the teacher's forward
-        for attn, (block_input, target) in zip(self.student_attns, records):
-            attn.grid_size = grid
-            yield attn(block_input), target
-
     def loss(self, inputs: torch.Tensor) -> Dict[str, torch.Tensor]:
         losses = {f'mse_block{i:02d}': F.mse_loss(output.float(), target.float())
-                  for i, (output, target) in enumerate(self._student_outputs(inputs))}
+                  for i, (output, target) in enumerate(attention_outputs(self.teacher, self.student_attns, inputs))}
         # Keys without 'loss' are logged by mmengine but not summed: the mean is the loss.
         losses['loss'] = torch.stack(list(losses.values())).mean()
         return losses
 
     @torch.no_grad()
     def predict(self, inputs: torch.Tensor) -> List[Dict[str, float]]:
-        per_block = []
-        for output, target in self._student_outputs(inputs):
-            error = (output.float() - target.float()).pow(2).flatten(1).sum(1)
-            per_block.append(error / target.float().pow(2).flatten(1).sum(1).clamp_min(1e-12))
-        per_block = torch.stack(per_block, dim=1)  # (batch, blocks) relative squared error
+        per_block = torch.stack([relative_error(output, target)
+                                 for output, target in attention_outputs(self.teacher, self.student_attns, inputs)], dim=1)
         return [{'rel_error_mean': float(row.mean()),
                  **{f'rel_error_block{i:02d}': float(v) for i, v in enumerate(row)}} for row in per_block]
 

@@ -18,7 +18,7 @@ Label PNGs hold 0 for "other" (ADE20K's unlabelled, which `reduce_zero_label=Tru
 ADE20K, so `synthetic_metainfo(K)` makes mmseg's label map the identity on them.
 """
 from pathlib import Path
-from typing import Dict, Optional, Sequence, Tuple, Union
+from typing import Callable, Dict, Optional, Sequence, Tuple, Union
 
 import cv2
 import numpy as np
@@ -46,7 +46,7 @@ def class_half_angles(num_classes: int) -> np.ndarray:
     Evenly spaced over [0, 90], so classes stay as far apart as K allows: 0 and 90 are single
     gratings (vertical and horizontal stripes), angles in between cross-hatches.
     """
-    _check_num_classes(num_classes)
+    check_num_classes(num_classes)
     return np.linspace(0, 90, num_classes) if num_classes > 1 else np.zeros(1)
 
 
@@ -56,7 +56,7 @@ def synthetic_metainfo(num_classes: int) -> Dict[str, Sequence]:
     Passing it keeps mmseg's label map the identity on labels 1..K (loaded as 0..K-1) and its
     palette the one ADE20K visualisations use.
     """
-    _check_num_classes(num_classes)
+    check_num_classes(num_classes)
     meta = ADE20KDataset.METAINFO
     return dict(classes=tuple(meta['classes'][:num_classes]),
                 palette=[list(colour) for colour in meta['palette'][:num_classes]])
@@ -77,8 +77,8 @@ def render_scene(rng: np.random.Generator, size: Size, num_classes: int,
     Returns:
         (H, W, 3) uint8 RGB image and (H, W) uint8 label map.
     """
-    _check_num_classes(num_classes)
-    height, width = _pair(size)
+    check_num_classes(num_classes)
+    height, width = pair(size)
     object_size = object_size or min(height, width)
     mean_shapes = rng.uniform(*SHAPES_PER_OBJECT_AREA) * height * width / object_size ** 2
     num_regions = 1 + max(1, round(mean_shapes))  # region 0 is the background
@@ -88,17 +88,35 @@ def render_scene(rng: np.random.Generator, size: Size, num_classes: int,
     if rng.random() < OTHER_BACKGROUND_PROB:
         classes[0] = 0
     half_angle = np.deg2rad(np.concatenate([[0], class_half_angles(num_classes)])[classes])
+    colour_a, colour_b = colour_pairs(rng, num_regions)
+    colour_b[classes == 0] = colour_a[classes == 0]
+    regions = draw_regions(rng, height, width, num_regions, object_size)
+    image = paint_gratings(rng, regions, half_angle, colour_a, colour_b)
+    return image, classes[regions].astype(np.uint8)
+
+
+def draw_regions(rng: np.random.Generator, height: int, width: int, num_regions: int,
+                 object_size: float) -> np.ndarray:
+    """(H, W) int32 map of region ids: 0 is the background, 1.. random shapes in paint order."""
+    regions = np.zeros((height, width), np.int32)
+    for region in range(1, num_regions):  # later shapes occlude earlier ones
+        cv2.fillPoly(regions, [random_outline(rng, height, width, object_size)], region)
+    return regions
+
+
+def paint_gratings(rng: np.random.Generator, regions: np.ndarray, half_angle: np.ndarray,
+                   colour_a: np.ndarray, colour_b: np.ndarray) -> np.ndarray:
+    """(H, W, 3) uint8 image: region r textured by two gratings at +-half_angle[r] (radians).
+
+    The period is drawn per region from PERIOD_RANGE_PX; the texture blends the region's two
+    colours, and pixel noise of NOISE_STD is added everywhere.
+    """
+    num_regions = len(half_angle)
+    height, width = regions.shape
     wavenumber = 2 * np.pi / rng.uniform(*PERIOD_RANGE_PX, num_regions)
     kx, ky = wavenumber * np.cos(half_angle), wavenumber * np.sin(half_angle)
     # A random shift, not phases: where the two gratings coincide (a = 0 or 90) they then add up.
     shift_x, shift_y = rng.uniform(0, 2 * np.pi / wavenumber, (2, num_regions))
-    colour_a, colour_b = _colour_pairs(rng, num_regions)
-    colour_b[classes == 0] = colour_a[classes == 0]
-
-    # Paint region ids in order, so later shapes occlude earlier ones.
-    regions = np.zeros((height, width), np.int32)
-    for region in range(1, num_regions):
-        cv2.fillPoly(regions, [_random_outline(rng, height, width, object_size)], region)
 
     y, x = np.ogrid[:height, :width]
     # cos(kx x) cos(ky y) is the mean of the gratings along (kx, ky) and (kx, -ky).
@@ -106,13 +124,16 @@ def render_scene(rng: np.random.Generator, size: Size, num_classes: int,
                        * np.cos(ky[regions] * (y + shift_y[regions])))
     image = colour_a[regions] + (colour_b - colour_a)[regions] * mix[..., None]
     image += rng.normal(0, NOISE_STD, image.shape)
-    return np.clip(np.rint(image), 0, 255).astype(np.uint8), classes[regions].astype(np.uint8)
+    return np.clip(np.rint(image), 0, 255).astype(np.uint8)
 
 
 def make_synthetic_ade20k(root: Union[str, Path], num_train: int = 200, num_val: int = 50,
                           image_size: Size = DEFAULT_IMAGE_SIDE, num_classes: int = 5,
-                          seed: int = 0) -> dict:
+                          seed: int = 0, scene: Callable = render_scene) -> dict:
     """Writes the dataset under `root` in ADE20K's layout and returns a summary.
+
+    `scene` draws each image and its labels, `scene(rng, size, num_classes)`: the textures of
+    this module by default, or e.g. `context_scenes.render_context_scene`.
 
     Layout: images/{training,validation}/ADE_{train,val}_%08d.jpg with same-stem label PNGs
     under annotations/. Image i of a split depends only on (seed, split, i), so a larger set
@@ -124,8 +145,8 @@ def make_synthetic_ade20k(root: Union[str, Path], num_train: int = 200, num_val:
         class_frequencies: the training set's fraction of pixels per label value 0..K
         (0 = "other", ignored in training and evaluation), from which chance levels follow.
     """
-    _check_num_classes(num_classes)
-    root, image_size = Path(root), _pair(image_size)
+    check_num_classes(num_classes)
+    root, image_size = Path(root), pair(image_size)
     counts = {'training': num_train, 'validation': num_val}
     pixels_per_label = np.zeros(num_classes + 1, np.int64)
     for split_index, (split, count) in enumerate(counts.items()):
@@ -137,7 +158,7 @@ def make_synthetic_ade20k(root: Union[str, Path], num_train: int = 200, num_val:
         label_dir.mkdir(parents=True, exist_ok=True)
         for i, stem in enumerate(stems):
             rng = np.random.default_rng([seed, split_index, i])
-            image, label = render_scene(rng, image_size, num_classes)
+            image, label = scene(rng, image_size, num_classes)
             Image.fromarray(image).save(image_dir / f'{stem}.jpg', **JPEG_OPTIONS)
             Image.fromarray(label).save(label_dir / f'{stem}.png')
             if split == 'training':
@@ -149,7 +170,8 @@ def make_synthetic_ade20k(root: Union[str, Path], num_train: int = 200, num_val:
 
 def write_synthetic_image(path: Union[str, Path], size: Size = (2048, 2048),
                           num_classes: int = 5, seed: int = 0,
-                          object_size: float = DEFAULT_IMAGE_SIDE) -> np.ndarray:
+                          object_size: float = DEFAULT_IMAGE_SIDE,
+                          scene: Callable = render_scene) -> np.ndarray:
     """Writes one (large) synthetic image, e.g. for a high-resolution inference demo.
 
     `object_size` defaults to the default training image side, so shapes keep the size a
@@ -158,13 +180,13 @@ def write_synthetic_image(path: Union[str, Path], size: Size = (2048, 2048),
     Returns:
         the (H, W) uint8 label map (0 = "other", 1..K) to score the prediction against.
     """
-    image, label = render_scene(np.random.default_rng(seed), size, num_classes, object_size)
+    image, label = scene(np.random.default_rng(seed), size, num_classes, object_size)
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray(image).save(path, **JPEG_OPTIONS)
     return label
 
 
-def _colour_pairs(rng: np.random.Generator, count: int) -> Tuple[np.ndarray, np.ndarray]:
+def colour_pairs(rng: np.random.Generator, count: int) -> Tuple[np.ndarray, np.ndarray]:
     """Uniformly random RGB pairs, redrawn until each pair is at least MIN_COLOUR_DISTANCE apart."""
     colour_a, colour_b = rng.uniform(0, 255, (2, count, 3))
     while (too_close := np.linalg.norm(colour_a - colour_b, axis=1) < MIN_COLOUR_DISTANCE).any():
@@ -172,7 +194,7 @@ def _colour_pairs(rng: np.random.Generator, count: int) -> Tuple[np.ndarray, np.
     return colour_a, colour_b
 
 
-def _random_outline(rng: np.random.Generator, height: int, width: int,
+def random_outline(rng: np.random.Generator, height: int, width: int,
                     object_size: float) -> np.ndarray:
     """Vertices of a random ellipse, rectangle or star-shaped polygon, rotated, anywhere."""
     radius = rng.uniform(0.12, 0.35) * object_size
@@ -201,12 +223,12 @@ def _check_only_own_files(folder: Path, own_names: set) -> None:
                               f'overwrite (e.g. {foreign[0]}); use an empty or new root')
 
 
-def _check_num_classes(num_classes: int) -> None:
+def check_num_classes(num_classes: int) -> None:
     if not 1 <= num_classes <= NUM_ADE_CLASSES:
         raise ValueError(f'num_classes must be in 1..{NUM_ADE_CLASSES} (the ADE20K classes), '
                          f'got {num_classes}')
 
 
-def _pair(size: Size) -> Tuple[int, int]:
+def pair(size: Size) -> Tuple[int, int]:
     height, width = (size, size) if isinstance(size, int) else size
     return int(height), int(width)

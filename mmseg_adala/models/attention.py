@@ -12,7 +12,10 @@ import torch.nn.functional as F
 
 from ..ops import build_feature_map, linear_attention, softmax_attention
 
-ATTN_TYPES = ('softmax', 'linear')
+# 'none' removes the attention kernel: each token attends to itself only (out = proj(v)). It
+# is the speed ceiling of any linear attention (the benchmark's `no_attention`), and the
+# control that shows what attention contributes to a task (the demo's ablation).
+ATTN_TYPES = ('softmax', 'linear', 'none')
 # Parameters that a softmax checkpoint lacks: they keep their (identity / zero) initialisation.
 ADDED_PARAMETER_PREFIXES = ('feature_map.', 'local_concentration.')
 
@@ -65,7 +68,7 @@ class AdaLAAttention(nn.Module):
         attn_drop: Attention dropout (softmax only; linear attention has no weights to drop).
         proj_drop: Dropout after the output projection.
         norm_layer: Norm constructor for `qk_norm` / `scale_norm`.
-        attn_type: 'softmax' or 'linear'.
+        attn_type: 'softmax', 'linear', or 'none' (no kernel: out = proj(v)).
         feature_map: Linear attention's feature map by name ('elu' is the paper's ELU+1).
         feature_map_cfg: Extra arguments of the feature map (e.g. `power` of 'focused').
         local_concentration: Add L2ViT's zero-initialised local concentration module.
@@ -128,11 +131,13 @@ class AdaLAAttention(nn.Module):
         B, N, C = x.shape
         q, k, v = self.qkv(x).reshape(B, N, 3, self.num_heads, self.head_dim).permute(2, 0, 3, 1, 4).unbind(0)
         q, k = self.q_norm(q), self.k_norm(k)
-        if self.feature_map is None:
+        if self.attn_type == 'softmax':
             x = softmax_attention(q, k, v, scale=self.scale,
                                   dropout_p=self.attn_drop if self.training else 0.)
-        else:
+        elif self.attn_type == 'linear':
             x = linear_attention(q, k, v, feature_map=self.feature_map, eps=self.eps)
+        else:
+            x = v
         x = x.transpose(1, 2).reshape(B, N, C)
         if self.local_concentration is not None:
             x = self.local_concentration(x, self.grid_size, self.num_prefix_tokens)

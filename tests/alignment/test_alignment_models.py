@@ -56,8 +56,14 @@ def test_stage1_predict_reports_relative_errors(teacher_checkpoint):
     model.eval()
     batch = torch.randn(2, 3, 56, 56)
     stats = model(batch, mode='predict')
-    outputs = list(model._student_outputs(batch[:1]))
-    output, target = outputs[1]
+    # By hand: block 1's linear copy on the teacher's normed block-1 input, against its softmax.
+    seen = []
+    hook = model.teacher.vit.blocks[1].attn.register_forward_hook(lambda _, args, out: seen.append((args[0], out)))
+    with torch.no_grad():
+        model.teacher.forward_tokens(batch[:1])
+        hook.remove()
+        (block1_input, target), = seen
+        output = model.student_attns[1](block1_input)
     expected = ((output - target).pow(2).sum() / target.pow(2).sum()).item()
     assert stats[0]['rel_error_block01'] == pytest.approx(expected, rel=1e-4)
     assert stats[0]['rel_error_mean'] == pytest.approx(
@@ -82,6 +88,27 @@ def test_stage2_aligns_features_and_trains_everything(teacher_checkpoint):
     unchanged = [k for k, v in _snapshot(model.student).items() if torch.equal(v, student_before[k])]
     assert unchanged == []
     assert not model.teacher.training  # the runner's train() leaves the teacher in eval mode
+
+
+def test_stage2_qkv_only_trains_the_attention_projections_alone(teacher_checkpoint):
+    model = FeatureAlignModel(teacher=_teacher(teacher_checkpoint), trainable=('.attn.qkv.',),
+                              student=dict(attn_type='linear', init_cfg=dict(type='Pretrained',
+                                                                              checkpoint=teacher_checkpoint)))
+    model.init_weights()
+    batch = torch.randn(4, 3, 56, 56)
+    student_before = _snapshot(model.student)
+    model.eval()
+    before = model(batch, mode='predict')[0]
+    _train(model, batch, steps=60, lr=1e-3)
+    model.eval()
+    after = model(batch, mode='predict')[0]
+
+    assert after['rel_mse'] < before['rel_mse']
+    changed = {k for k, v in _snapshot(model.student).items() if not torch.equal(v, student_before[k])}
+    assert changed == {f'vit.blocks.{i}.attn.qkv.{p}' for i in range(2) for p in ('weight', 'bias')}
+    with pytest.raises(ValueError, match='matches no student parameter'):
+        FeatureAlignModel(teacher=_teacher(teacher_checkpoint), student=dict(attn_type='linear'),
+                          trainable=('.attn.qvk.',))
 
 
 def test_stage1_export_is_the_teacher_with_linear_attention(teacher_checkpoint):

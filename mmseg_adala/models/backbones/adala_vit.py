@@ -34,7 +34,7 @@ class AdaLAViT(BaseModule):
 
     Args:
         arch: Official DINOv2 name, e.g. 'dinov2_vitl14' or 'dinov2_vitl14_reg'.
-        attn_type: 'softmax', 'linear', or one of them per layer.
+        attn_type: 'softmax', 'linear', 'none' (attention removed: a control), or one per layer.
         feature_map: Linear attention's feature map ('elu', 'relu', 'focused', 'hedgehog').
         attn_cfg: Further `AdaLAAttention` arguments (`feature_map_cfg`, `local_concentration`, `eps`).
         out_indices: Blocks whose outputs are returned (negative counts from the end).

@@ -1,0 +1,60 @@
+"""How far a backbone is from its softmax teacher: what stages 1 and 2 each optimise.
+
+Stage 1 minimises each block's attention error on the teacher's own block inputs; stage 2 the
+error of the final features. The same two measures serve the stages' validation and the
+demo's ablation, so the numbers in its table are the quantities the stages train on.
+"""
+from typing import Iterator, List, Sequence, Tuple
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from ..models import AdaLAViT
+
+
+def record_attention_io(backbone: AdaLAViT, images: torch.Tensor) -> List[Tuple[torch.Tensor, torch.Tensor]]:
+    """(normed block input, attention output) of every block of `backbone`, from one forward."""
+    records = []
+    hooks = [block.attn.register_forward_hook(lambda _, args, out: records.append((args[0], out)))
+             for block in backbone.vit.blocks]
+    try:
+        with torch.no_grad():
+            backbone.forward_tokens(images)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return records
+
+
+def relative_error(output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Per sample ||output - target||^2 / ||target||^2, in float32: (B,) tensor."""
+    output, target = output.float(), target.float()
+    error = (output - target).pow(2).flatten(1).sum(1)
+    return error / target.pow(2).flatten(1).sum(1).clamp_min(1e-12)
+
+
+def attention_outputs(teacher: AdaLAViT, attentions: Sequence[nn.Module],
+                      images: torch.Tensor) -> Iterator[Tuple[torch.Tensor, torch.Tensor]]:
+    """(output of attentions[l], teacher's attention output) per block l, both on the teacher's
+    own normed input of block l: stage 1's pairs, so errors do not compound over depth."""
+    records = record_attention_io(teacher, images)
+    grid = teacher.vit.blocks[0].attn.grid_size  # set by the teacher's forward
+    for attn, (block_input, target) in zip(attentions, records):
+        attn.grid_size = grid
+        yield attn(block_input), target
+
+
+@torch.no_grad()
+def attention_errors(teacher: AdaLAViT, student: AdaLAViT, images: torch.Tensor) -> torch.Tensor:
+    """(B, blocks) relative error of each student attention on the teacher's block inputs."""
+    attentions = [block.attn for block in student.vit.blocks]
+    return torch.stack([relative_error(output, target)
+                        for output, target in attention_outputs(teacher, attentions, images)], dim=1)
+
+
+@torch.no_grad()
+def feature_cosine(teacher: AdaLAViT, student: AdaLAViT, images: torch.Tensor) -> torch.Tensor:
+    """(B,) cosine similarity of the final tokens (after the final norm), averaged over tokens."""
+    target = teacher.forward_tokens(images).float()
+    return F.cosine_similarity(student.forward_tokens(images).float(), target, dim=-1).mean(dim=1)
