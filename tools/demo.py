@@ -1,152 +1,236 @@
-"""The embedded default: all three ViT-AdaLA stages end to end, on CPU, with no data to download.
+"""The embedded default: the three ViT-AdaLA stages and the paper's ablation, on CPU, no downloads.
 
-    python tools/demo.py [--work-dir work_dirs/demo]
+    python tools/demo.py [--work-dir work_dirs/demo] [--seeds 0 1]
 
-1. Writes two synthetic ADE20K-layout datasets (textured shapes): one plays the foundation
-   model's pretraining data (and stage 1/2's unlabeled images), the other the ADE20K of stage 3.
-2. Pretrains a tiny softmax DINOv2-shaped ViT on the first, so that its attention means
-   something, and saves it in the official DINOv2 release layout (loaded by the real loader).
-3. Stage 1 (attention alignment) and stage 2 (feature alignment), from their configs.
-4. Stage 3 (UperNet on the frozen backbone) and evaluation for the paper's ablation at toy scale:
-   softmax teacher, linear without alignment, stage 1 only, stage 2 only, stages 1+2.
-5. Segments one 2048x2048 image whole with the ViT-AdaLA model (tools/infer.py).
-Prints a table of mIoU and the time each step took; every run keeps its work_dir and logs.
+The task is one that needs attention (mmseg_adala/datasets/context_scenes.py): the class of
+every object in an image is told only by a small coloured key elsewhere in it. So a backbone
+that lost what softmax attention computed scores visibly lower, and the table can tell a
+working alignment from a broken one.
+
+1. Writes two context-scene datasets in ADE20K's layout: one plays the foundation model's
+   pretraining data (and the unlabeled images of stages 1 and 2), the other ADE20K.
+2. Pretrains a 6-block softmax DINOv2-shaped ViT on the first and saves it in the official
+   DINOv2 release layout (loaded back through the real loader).
+3. Stage 1, stage 2, and the stage-2 ablations (from the teacher; Q/K/V only), from configs/demo.
+4. Stage 3 for every ablation row (configs/demo/probe_*.py): the backbone frozen, DINOv2's
+   linear head trained on top, once per seed; mIoU as mean and spread over the seeds, beside
+   the final-feature cosine to the teacher and the mean per-block attention error.
+5. Checks the paper's ordering, draws work_dirs/demo/ablation.png, and segments one 2048x2048
+   image whole with the ViT-AdaLA model (tools/infer.py).
+Exits with status 1 if the table does not show what the method claims.
 """
 import argparse
+import os
 import os.path as osp
 import subprocess
 import sys
 import time
-from contextlib import contextmanager
+from typing import Dict, List, Optional
 
+import cv2
+import numpy as np
 import torch
+from mmengine.config import Config
+from mmengine.hooks import Hook
 from mmengine.runner import Runner
+from mmseg.registry import MODELS
 
 import mmseg_adala  # noqa: F401  (registers our modules)
+from mmseg_adala.alignment.diagnostics import attention_errors, feature_cosine
+from mmseg_adala.datasets.context_scenes import render_context_scene
 from mmseg_adala.datasets.synthetic_ade20k import make_synthetic_ade20k, write_synthetic_image
 from mmseg_adala.engine.run_config import load_run_config
+from mmseg_adala.models import AdaLAViT
 from mmseg_adala.models.backbones import read_vit_state_dict, timm_to_official_dinov2
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
-TINY = osp.join(REPO, 'configs', 'tiny')
-TEACHER_CONFIG = osp.join(TINY, 'softmax_upernet_synthetic_tiny.py')
-SEGMENTOR_CONFIG = osp.join(TINY, 'adala_upernet_synthetic_tiny.py')
-STAGE1_CONFIG = osp.join(TINY, 'adala_stage1_tiny.py')
-STAGE2_CONFIG = osp.join(TINY, 'adala_stage2_tiny.py')
-PRETRAIN_ITERS = 900
+DEMO = osp.join(REPO, 'configs', 'demo')
+NUM_CLASSES = 4  # background + 3 object classes (configs/demo/linear_probe.py)
+# Stage-3 rows: (name in the table, config, backbone weights relative to the work dir).
+ROWS = [
+    ('softmax teacher', 'probe_softmax_teacher', 'teacher/dinov2_tiny_pretrain.pth'),
+    ('no attention (control)', 'probe_no_attention', 'teacher/dinov2_tiny_pretrain.pth'),
+    ('linear, no alignment', 'probe_no_alignment', 'teacher/dinov2_tiny_pretrain.pth'),
+    ('linear, stage 1 only', 'probe_stage1_only', 'stage1/backbone_final.pth'),
+    ('linear, stage 2 only', 'probe_stage2_only', 'stage2_only/backbone_final.pth'),
+    ('linear, stages 1+2, QKV-only stage 2', 'probe_stage2_qkv', 'stage2_qkv/backbone_final.pth'),
+    ('linear, stages 1+2 (ViT-AdaLA)', 'linear_probe', 'stage2/backbone_final.pth'),
+]
 
 
-class Timer:
-    """Wall time of each named step, printed as it ends."""
+class Progress(Hook):
+    """A line at most every 20 s with the step, the iteration and the time left, so the demo
+    never goes silent; keeps the last validation metrics for the table."""
 
-    def __init__(self):
-        self.seconds = {}
+    priority = 'VERY_LOW'
 
-    @contextmanager
-    def step(self, name: str):
-        print(f'==> {name} ...', flush=True)
-        start = time.perf_counter()
-        yield
-        self.seconds[name] = time.perf_counter() - start
-        print(f'    done in {self.seconds[name]:.0f} s', flush=True)
+    def __init__(self, step: str, demo_start: float, interval_s: float = 20.0) -> None:
+        self.step, self.demo_start, self.interval_s = step, demo_start, interval_s
+        self.metrics: Dict[str, float] = {}
+
+    def before_train(self, runner) -> None:
+        self.start = self.last = time.perf_counter()
+
+    def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None) -> None:
+        now, done, total = time.perf_counter(), runner.iter + 1, runner.max_iters
+        if now - self.last >= self.interval_s or done == total:
+            self.last = now
+            left = (now - self.start) / done * (total - done)
+            print(f'    [{self.step}] iteration {done}/{total}, about {left:.0f} s left in this step '
+                  f'({(now - self.demo_start) / 60:.1f} min into the demo)', flush=True)
+
+    def after_val_epoch(self, runner, metrics: Optional[Dict[str, float]] = None) -> None:
+        self.metrics = dict(metrics or {})
 
 
-def data_options(root: str) -> dict:
-    """Point every dataloader of a segmentation config at a synthetic ADE20K-layout root."""
-    return {f'{split}_dataloader.dataset.data_root': root for split in ('train', 'val', 'test')}
-
-
-def run(config: str, work_dir: str, options: dict, checkpoint: str = None):
-    """Train (or, given a checkpoint, test) a config as tools/train.py and tools/test.py do."""
-    cfg = load_run_config(config, work_dir=work_dir, cfg_options=dict(options, randomness=dict(seed=0)))
+def run(config: str, work_dir: str, step: str, demo_start: float, options: dict, seed: int = 0) -> Dict[str, float]:
+    """Train a config as tools/train.py does; returns the metrics of its final validation."""
+    print(f'==> {step}', flush=True)
+    start = time.perf_counter()
+    cfg = load_run_config(osp.join(DEMO, f'{config}.py'), work_dir=work_dir,
+                          cfg_options=dict(options, randomness=dict(seed=seed)))
     cfg.log_level = 'WARNING'  # the full logs stay in the work_dir
     # mmengine keeps one visualizer per name for the whole process: one name per run, so
     # each run's scalars land in its own work_dir.
-    cfg.visualizer.name = f'visualizer_{work_dir}_{"test" if checkpoint else "train"}'
-    if checkpoint is None:
-        Runner.from_cfg(cfg).train()
-        return None
-    cfg.load_from = checkpoint
-    return Runner.from_cfg(cfg).test()
+    cfg.visualizer.name = f'visualizer_{work_dir}'
+    runner = Runner.from_cfg(cfg)
+    progress = Progress(step, demo_start)
+    runner.register_hook(progress)
+    runner.train()
+    print(f'    done in {time.perf_counter() - start:.0f} s', flush=True)
+    return progress.metrics
 
 
-def pretrain_teacher(work_dir: str, data_root: str) -> str:
-    """A softmax foundation model: supervised on the pretraining set, saved like a DINOv2 release."""
-    # LayerScale starts at 1, not DINOv2's 1e-5: from scratch, 1e-5 keeps every block an
-    # identity for hundreds of iterations (the demo's teacher then learns nothing).
-    run(TEACHER_CONFIG, work_dir, {**data_options(data_root), 'model.backbone.init_cfg': None,
-                                   'model.backbone.vit_cfg.init_values': 1.0,
-                                   'train_cfg.max_iters': PRETRAIN_ITERS, 'param_scheduler.1.end': PRETRAIN_ITERS})
-    backbone = read_vit_state_dict(osp.join(work_dir, f'iter_{PRETRAIN_ITERS}.pth'))
-    path = osp.join(work_dir, 'dinov2_tiny_pretrain.pth')
-    torch.save(timm_to_official_dinov2(backbone), path)
-    return path
+def held_out_images(data_root: str) -> torch.Tensor:
+    """The validation images of a context-scene set, normalised as the configs do (RGB, DINOv2)."""
+    folder = osp.join(data_root, 'images', 'validation')
+    paths = sorted(osp.join(folder, name) for name in os.listdir(folder))
+    images = np.stack([cv2.cvtColor(cv2.imread(path), cv2.COLOR_BGR2RGB) for path in paths]).astype(np.float32)
+    images = (images - [123.675, 116.28, 103.53]) / [58.395, 57.12, 57.375]
+    return torch.from_numpy(images).permute(0, 3, 1, 2).float()
+
+
+def load_backbone(config: str, checkpoint: str) -> AdaLAViT:
+    """The backbone of a stage-3 row's config with these weights, in eval mode."""
+    backbone_cfg = Config.fromfile(osp.join(DEMO, f'{config}.py')).model.backbone
+    backbone = MODELS.build(dict(backbone_cfg, init_cfg=dict(type='Pretrained', checkpoint=checkpoint)))
+    backbone.init_weights()
+    return backbone.eval()
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--work-dir', default='work_dirs/demo', help='where data, runs and results go')
+    parser.add_argument('--seeds', type=int, nargs='+', default=[0, 1], help='stage-3 seeds per row (>= 2 for a spread)')
     args = parser.parse_args()
     root = osp.abspath(args.work_dir)
-    timer = Timer()
+    start = time.perf_counter()
+    path = lambda relative: osp.join(root, relative)  # noqa: E731
 
-    with timer.step('synthetic data'):
-        pretrain_data = osp.join(root, 'data', 'pretrain')
-        ade_data = osp.join(root, 'data', 'synthetic_ade20k')
-        for data, seed in ((pretrain_data, 1), (ade_data, 0)):
-            if not osp.isdir(data):
-                make_synthetic_ade20k(data, num_train=200, num_val=50, image_size=128, num_classes=3, seed=seed)
-    with timer.step('teacher pretraining (softmax, from scratch)'):
-        teacher = pretrain_teacher(osp.join(root, 'teacher'), pretrain_data)
+    print('==> context-scene data (pretraining set, ADE20K-layout set)', flush=True)
+    pretrain_data, ade_data = path('data/context_pretrain'), path('data/context_ade20k')
+    for data, seed, num_train in ((pretrain_data, 1, 600), (ade_data, 0, 300)):
+        if not osp.isdir(data):
+            make_synthetic_ade20k(data, num_train=num_train, num_val=100, image_size=112, num_classes=NUM_CLASSES,
+                                  seed=seed, scene=render_context_scene)
 
-    unlabeled = {'model.teacher.init_cfg.checkpoint': teacher,
-                 'train_dataloader.dataset.data_root': osp.join(pretrain_data, 'images', 'training'),
-                 'val_dataloader.dataset.data_root': osp.join(pretrain_data, 'images', 'validation'),
-                 'train_cfg.max_iters': 300, 'train_cfg.val_interval': 300,
-                 'default_hooks.checkpoint.interval': 300}
-    with timer.step('stage 1: attention alignment'):
-        run(STAGE1_CONFIG, osp.join(root, 'stage1'), unlabeled)
-    stage1 = osp.join(root, 'stage1', 'backbone_final.pth')
-    with timer.step('stage 2: feature alignment (from stage 1)'):
-        run(STAGE2_CONFIG, osp.join(root, 'stage2'), {**unlabeled, 'model.student.init_cfg.checkpoint': stage1})
-    with timer.step('stage 2 alone (from the teacher)'):
-        run(STAGE2_CONFIG, osp.join(root, 'stage2_only'), {**unlabeled, 'model.student.init_cfg.checkpoint': teacher})
+    run('teacher_pretrain', path('teacher'), 'teacher pretraining (softmax, from scratch)', start,
+        {f'{split}_dataloader.dataset.data_root': pretrain_data for split in ('train', 'val', 'test')})
+    teacher = path('teacher/dinov2_tiny_pretrain.pth')
+    torch.save(timm_to_official_dinov2(read_vit_state_dict(path('teacher/iter_1500.pth'))), teacher)
 
-    variants = [('softmax teacher', 'softmax', teacher),
-                ('linear, no alignment', 'linear', teacher),
-                ('linear, stage 1 only', 'linear', stage1),
-                ('linear, stage 2 only', 'linear', osp.join(root, 'stage2_only', 'backbone_final.pth')),
-                ('linear, stages 1+2 (ViT-AdaLA)', 'linear', osp.join(root, 'stage2', 'backbone_final.pth'))]
+    images = {'model.teacher.init_cfg.checkpoint': teacher,
+              'train_dataloader.dataset.data_root': osp.join(pretrain_data, 'images', 'training'),
+              'val_dataloader.dataset.data_root': osp.join(pretrain_data, 'images', 'validation')}
+    run('stage1', path('stage1'), 'stage 1: attention alignment', start, images)
+    stage1 = {**images, 'model.student.init_cfg.checkpoint': path('stage1/backbone_final.pth')}
+    run('stage2', path('stage2'), 'stage 2: feature alignment (from stage 1)', start, stage1)
+    run('stage2_only', path('stage2_only'), 'stage 2 alone (from the teacher)', start,
+        {**images, 'model.student.init_cfg.checkpoint': teacher})
+    run('stage2_qkv', path('stage2_qkv'), 'stage 2, Q/K/V only (from stage 1)', start, stage1)
+
+    held_out = held_out_images(ade_data)
+    teacher_backbone = load_backbone('probe_softmax_teacher', teacher)
     results = []
-    for index, (name, attn_type, backbone) in enumerate(variants):
-        work_dir = osp.join(root, f'stage3_{index}')
-        # The backbone stays frozen (linear-probing style, as the paper also evaluates): at toy
-        # scale, fine-tuning all of it for 300 iterations makes every variant equal, so only a
-        # frozen backbone shows what the alignment stages gave it.
-        options = {**data_options(ade_data), 'model.backbone.attn_type': attn_type,
-                   'model.backbone.init_cfg.checkpoint': backbone, 'model.backbone.frozen_blocks': 'all'}
-        with timer.step(f'stage 3 + test: {name}'):
-            run(SEGMENTOR_CONFIG, work_dir, options)
-            metrics = run(SEGMENTOR_CONFIG, work_dir, options, checkpoint=osp.join(work_dir, 'iter_300.pth'))
-        results.append((name, metrics['mIoU'], timer.seconds[f'stage 3 + test: {name}']))
+    for name, config, weights in ROWS:
+        backbone = load_backbone(config, path(weights))
+        errors = attention_errors(teacher_backbone, backbone, held_out).mean(0)
+        cosine = float(feature_cosine(teacher_backbone, backbone, held_out).mean())
+        mious = [run(config, path(f'stage3/{config}_seed{seed}'), f'stage 3, {name}, seed {seed}', start,
+                     {**{f'{split}_dataloader.dataset.data_root': ade_data for split in ('train', 'val', 'test')},
+                      'model.backbone.init_cfg.checkpoint': path(weights)}, seed=seed)['mIoU']
+                 for seed in args.seeds]
+        results.append(dict(name=name, config=config, mious=mious, cosine=cosine, block_errors=errors.tolist()))
 
-    with timer.step('whole-image inference, 2048x2048 (tools/infer.py)'):
-        image = osp.join(root, 'highres', 'scene_2048.jpg')
-        write_synthetic_image(image, size=(2048, 2048), num_classes=3)
-        subprocess.run([sys.executable, osp.join(REPO, 'tools', 'infer.py'), SEGMENTOR_CONFIG,
-                        osp.join(root, 'stage3_4', 'iter_300.pth'), image, '--out-dir', osp.join(root, 'highres'),
-                        '--cfg-options', 'model.backbone.init_cfg=None'], check=True)
+    write_outputs(root, results)
+    print('==> whole-image inference, 2048x2048 (tools/infer.py)', flush=True)
+    image = path('highres/scene_2048.jpg')
+    write_synthetic_image(image, size=(2048, 2048), num_classes=NUM_CLASSES, object_size=112,
+                          scene=render_context_scene)
+    subprocess.run([sys.executable, osp.join(REPO, 'tools', 'infer.py'), osp.join(DEMO, 'linear_probe.py'),
+                    path(f'stage3/linear_probe_seed{args.seeds[0]}/iter_300.pth'), image,
+                    '--out-dir', path('highres'), '--cfg-options', 'model.backbone.init_cfg=None'], check=True)
+    print(f'\nDemo time: {(time.perf_counter() - start) / 60:.1f} min. Results: {root}/results.md, '
+          f'{root}/ablation.png, 2048x2048 segmentation in {root}/highres/')
+    sys.exit(0 if check_claims(results) else 1)
 
-    lines = ['| stage-3 backbone | mIoU (val) | fine-tune + test time |', '|---|---|---|']
-    lines += [f'| {name} | {miou:.2f} | {seconds:.0f} s |' for name, miou, seconds in results]
-    lines += ['', '| step | time |', '|---|---|']
-    lines += [f'| {name} | {seconds:.0f} s |' for name, seconds in timer.seconds.items()]
-    lines += [f'| total | {sum(timer.seconds.values()):.0f} s |']
+
+def write_outputs(root: str, results: List[dict]) -> None:
+    """results.md (the table) and ablation.png (bars and per-block attention errors)."""
+    lines = ['| stage-3 backbone (frozen) + linear head | mIoU mean | spread (min-max) | '
+             'final-feature cosine to teacher | mean attention error |', '|---|---:|---:|---:|---:|']
+    for r in results:
+        lines.append(f'| {r["name"]} | {np.mean(r["mious"]):.2f} | {min(r["mious"]):.2f}-{max(r["mious"]):.2f} | '
+                     f'{r["cosine"]:.3f} | {np.mean(r["block_errors"]):.3f} |')
     table = '\n'.join(lines)
     with open(osp.join(root, 'results.md'), 'w') as f:
         f.write(table + '\n')
-    print('\n' + table + f'\n\nChance level: about 20 mIoU (3 classes, random guess). Results: {root}/results.md, '
-          f'2048x2048 segmentation: {root}/highres/')
+    print('\n' + table, flush=True)
+    plot_ablation(results, osp.join(root, 'ablation.png'))
+
+
+def plot_ablation(results: List[dict], path: str) -> None:
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+
+    fig, (bars, blocks) = plt.subplots(1, 2, figsize=(13, 4.5), gridspec_kw=dict(width_ratios=[3, 2]))
+    means = [np.mean(r['mious']) for r in results]
+    spread = np.array([[m - min(r['mious']), max(r['mious']) - m] for m, r in zip(means, results)]).T
+    bars.barh(range(len(results)), means, xerr=spread, capsize=4, color='tab:blue')
+    bars.set_yticks(range(len(results)), [r['name'] for r in results])
+    bars.invert_yaxis()
+    bars.set_xlabel('mIoU, frozen backbone + linear head (mean, min-max over seeds)')
+    by_config = {r['config']: r for r in results}
+    for config, label in (('probe_no_alignment', 'before stage 1 (teacher weights)'),
+                          ('probe_stage1_only', 'after stage 1'), ('linear_probe', 'after stages 1+2')):
+        errors = by_config[config]['block_errors']
+        blocks.plot(range(len(errors)), errors, marker='o', label=label)
+    blocks.set_xlabel('block')
+    blocks.set_ylabel('relative attention error on the teacher\'s inputs')
+    blocks.set_yscale('log')
+    blocks.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def check_claims(results: List[dict]) -> bool:
+    """The paper's ordering, with margins read against the seeds' spread; prints each check."""
+    miou = {r['config']: np.mean(r['mious']) for r in results}
+    teacher, none, control = miou['probe_softmax_teacher'], miou['probe_no_alignment'], miou['probe_no_attention']
+    stage2_only, full = miou['probe_stage2_only'], miou['linear_probe']
+    checks = [
+        ('the task needs attention: teacher - no-attention control >= 15 mIoU', teacher - control >= 15),
+        ('no alignment < stage 2 only', none < stage2_only),
+        ('stage 2 only <= stages 1+2', stage2_only <= full),
+        ('stages 1+2 <= teacher', full <= teacher),
+        ('teacher - stages 1+2 <= (teacher - no alignment) / 3', teacher - full <= (teacher - none) / 3),
+    ]
+    print('\nWhat the paper claims, checked on this run:')
+    for text, holds in checks:
+        print(f'  [{"holds" if holds else "FAILS"}] {text}')
+    return all(holds for _, holds in checks)
 
 
 if __name__ == '__main__':
