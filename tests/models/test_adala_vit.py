@@ -3,6 +3,7 @@ import math
 import pytest
 import timm
 import torch
+import torch.nn.functional as F
 from tiny import TINY_VIT
 
 from mmseg_adala.models import AdaLAViT
@@ -37,15 +38,15 @@ def _official_dinov2(vit):
 
 @pytest.mark.parametrize('arch', ['dinov2_vits14', 'dinov2_vits14_reg'])
 def test_all_softmax_equals_timm(arch, tmp_path):
-    """Full-size ViT-S: all-softmax AdaLAViT is timm's DINOv2 model, loaded from timm's layout."""
-    vit = _timm_vit(arch)
-    backbone = _backbone(arch, tmp_path, vit.state_dict(), attn_type='softmax', out_indices=(5, 11))
-    x = torch.randn(1, 3, 70, 56)
+    """Full-size ViT-S: all-softmax AdaLAViT at the weights' own grid is timm's DINOv2 model."""
+    vit = _timm_vit(arch, img_size=70)
+    backbone = _backbone(arch, tmp_path, vit.state_dict(), attn_type='softmax', out_indices=(5, 11), img_size=70)
+    x = torch.randn(1, 3, 70, 70)
     with torch.no_grad():
         expected = vit.forward_intermediates(x, indices=[5, 11], norm=True, intermediates_only=True)
         outs = backbone(x)
         torch.testing.assert_close(backbone.forward_tokens(x), vit.forward_features(x))
-    assert [o.shape for o in outs] == [(1, 384, 5, 4)] * 2
+    assert [o.shape for o in outs] == [(1, 384, 5, 5)] * 2
     for out, ref in zip(outs, expected):
         torch.testing.assert_close(out, ref)
 
@@ -62,15 +63,45 @@ def test_official_checkpoint_loads(arch, tmp_path):
         torch.testing.assert_close(backbone.vit.state_dict()[key], value, msg=key)
 
 
-def test_position_embeddings_resampled_on_load(tmp_path):
-    """Weights at 518 (37x37 grid) loaded into a 224 model equal timm interpolating at run time."""
-    vit = _timm_vit('dinov2_vits14', **TINY_VIT)
-    backbone = _backbone('dinov2_vits14', tmp_path, _official_dinov2(vit), vit_cfg=TINY_VIT,
-                         attn_type='softmax', img_size=224)
-    assert backbone.vit.pos_embed.shape[1] == 1 + 16 * 16
-    x = torch.randn(1, 3, 224, 224)
+def _dinov2_tokens(official, images):
+    """The tokens entering DINOv2's first block, from its published code (reference).
+
+    `prepare_tokens_with_masks` and `interpolate_pos_encoding` of facebookresearch/dinov2
+    (dinov2/models/vision_transformer.py), released-model settings: interpolate_offset=0.1,
+    interpolate_antialias=False. Its `w` is the image height and `h` the width; registers
+    are inserted after the position embedding, so they get none.
+    """
+    B, _, w, h = images.shape
+    x = F.conv2d(images, official['patch_embed.proj.weight'], official['patch_embed.proj.bias'], stride=14)
+    x = torch.cat((official['cls_token'].expand(B, -1, -1), x.flatten(2).transpose(1, 2)), dim=1)
+    pos_embed = official['pos_embed'].float()
+    npatch, N, dim = x.shape[1] - 1, pos_embed.shape[1] - 1, x.shape[-1]
+    if not (npatch == N and w == h):
+        w0, h0, M = w // 14, h // 14, int(math.sqrt(N))
+        patch_pos_embed = F.interpolate(
+            pos_embed[:, 1:].reshape(1, M, M, dim).permute(0, 3, 1, 2), mode='bicubic', antialias=False,
+            scale_factor=(float(w0 + 0.1) / M, float(h0 + 0.1) / M))
+        assert (w0, h0) == patch_pos_embed.shape[-2:]
+        pos_embed = torch.cat((pos_embed[:, :1], patch_pos_embed.permute(0, 2, 3, 1).view(1, -1, dim)), dim=1)
+    x = x + pos_embed
+    if 'register_tokens' in official:
+        x = torch.cat((x[:, :1], official['register_tokens'].expand(B, -1, -1), x[:, 1:]), dim=1)
+    return x
+
+
+@pytest.mark.parametrize('size', [(448, 448), (644, 392), (392, 644), (518, 518)])
+@pytest.mark.parametrize('arch', ['dinov2_vits14', 'dinov2_vits14_reg'])
+def test_position_embeddings_interpolated_as_dinov2(arch, size, tmp_path):
+    """Official weights at 518 (37x37): at any grid the tokens are those of DINOv2's own code."""
+    vit = _timm_vit(arch, **TINY_VIT)
+    official = _official_dinov2(vit)
+    backbone = _backbone(arch, tmp_path, official, vit_cfg=TINY_VIT, attn_type='softmax')
+    x = torch.randn(1, 3, *size)
     with torch.no_grad():
-        torch.testing.assert_close(backbone.forward_tokens(x), vit.forward_features(x), atol=1e-4, rtol=1e-4)
+        reference = backbone.vit.norm(backbone.vit.blocks(_dinov2_tokens(official, x)))
+        torch.testing.assert_close(backbone.forward_tokens(x), reference)
+        patches = reference[:, backbone.vit.num_prefix_tokens:].transpose(1, 2)
+        torch.testing.assert_close(backbone(x)[0], patches.reshape(1, 48, size[0] // 14, size[1] // 14))
 
 
 def test_linear_backbone_loads_softmax_weights(tmp_path):
