@@ -1,11 +1,15 @@
+import glob
 import math
+import os.path as osp
 
 import pytest
 import timm
 import torch
 import torch.nn.functional as F
-from tiny import TINY_VIT
+from mmengine.config import Config
+from tiny import TINY_CONFIGS, TINY_VIT
 
+from mmseg_adala.alignment import AttentionAlignModel, FeatureAlignModel
 from mmseg_adala.models import AdaLAViT
 from mmseg_adala.models.backbones import DINOV2_ARCHS, timm_to_official_dinov2
 
@@ -104,6 +108,30 @@ def test_position_embeddings_interpolated_as_dinov2(arch, size, tmp_path):
         torch.testing.assert_close(backbone(x)[0], patches.reshape(1, 48, size[0] // 14, size[1] // 14))
 
 
+def test_checkpoint_of_another_grid_fails(tmp_path):
+    """518 weights (37x37) in a backbone built for 512 (36x36) would be resampled twice."""
+    official = _official_dinov2(_timm_vit('dinov2_vits14', **TINY_VIT))
+    with pytest.raises(ValueError, match=r'checkpoint 37x37 \(img_size=518\), backbone 36x36 \(img_size=512\)'):
+        _backbone('dinov2_vits14', tmp_path, official, vit_cfg=TINY_VIT, img_size=512)
+    backbone = AdaLAViT(arch='dinov2_vits14', vit_cfg=TINY_VIT, img_size=512, init_cfg=dict(
+        type='Pretrained', checkpoint=str(tmp_path / 'weights.pth'), strict=False))
+    backbone.init_weights()  # on request: resampled at load, with a warning
+    assert backbone.vit.pos_embed.shape[1] == 1 + 36 * 36
+
+
+STAGE3_CONFIGS = sorted(osp.basename(p) for pattern in ('*ade20k.py', '*cityscapes*.py')
+                        for p in glob.glob(osp.join(TINY_CONFIGS, '..', pattern)))
+
+
+@pytest.mark.parametrize('config', STAGE3_CONFIGS)
+def test_stage3_configs_keep_the_dinov2_grid(config):
+    """The segmentation configs build the backbone at DINOv2's 37x37 grid, whatever their crop."""
+    backbone_cfg = Config.fromfile(osp.join(TINY_CONFIGS, '..', config)).model.backbone
+    backbone_cfg.update(vit_cfg=TINY_VIT, out_indices=(-1,), init_cfg=None)  # tiny: fast
+    backbone_cfg.pop('type')
+    assert AdaLAViT(**backbone_cfg).vit.pos_embed.shape[1] == 1 + 37 * 37
+
+
 def test_linear_backbone_loads_softmax_weights(tmp_path):
     """A softmax checkpoint fills a linear backbone; only the learned feature maps stay at init."""
     vit = _timm_vit('dinov2_vits14', **TINY_VIT)
@@ -140,7 +168,9 @@ def test_segmentor_checkpoint_and_export_round_trip(tmp_path):
     backbone = AdaLAViT(arch='dinov2_vits14', vit_cfg=TINY_VIT).eval()
     segmentor_state = {f'backbone.vit.{k}': v for k, v in backbone.export_state_dict().items()}
     segmentor_state['decode_head.conv_seg.weight'] = torch.zeros(3)
-    loaded = _backbone('dinov2_vits14', tmp_path, dict(state_dict=segmentor_state), vit_cfg=TINY_VIT)
+    mmengine_meta = dict(iter=100, mmengine_version='0.10.7', dataset_meta=dict(classes=('a', 'b', 'c')))
+    loaded = _backbone('dinov2_vits14', tmp_path, dict(state_dict=segmentor_state, meta=mmengine_meta),
+                       vit_cfg=TINY_VIT)
     x = torch.randn(1, 3, 28, 28)
     with torch.no_grad():
         torch.testing.assert_close(loaded(x)[0], backbone(x)[0])
@@ -179,3 +209,44 @@ def test_configuration_errors():
         AdaLAViT(arch='dinov2_vits14', vit_cfg=TINY_VIT, out_indices=(5,))
     with pytest.raises(ValueError, match=r'\(B, 3, H, W\)'):
         AdaLAViT(arch='dinov2_vits14', vit_cfg=TINY_VIT)(torch.randn(1, 1, 28, 28))
+
+
+def _stage_export(stage, **student):
+    """A stage-1 (`student` = its student_attn) or stage-2 export of the tiny teacher."""
+    teacher = dict(type='AdaLAViT', arch='dinov2_vits14', attn_type='softmax', vit_cfg=TINY_VIT)
+    if stage == 1:
+        return AttentionAlignModel(teacher=teacher, student_attn=student).export_backbone()
+    return FeatureAlignModel(teacher=teacher, student=dict(attn_type='linear', **student)).export_backbone()
+
+
+@pytest.mark.parametrize('stage, student, config, message', [
+    (1, dict(), dict(feature_map='hedgehog'), "feature_map: export 'elu', config 'hedgehog'"),
+    (1, dict(), dict(attn_cfg=dict(local_concentration=True)), 'local_concentration: export False, config True'),
+    (1, dict(feature_map='focused', feature_map_cfg=dict(power=3)),
+     dict(feature_map='focused', attn_cfg=dict(feature_map_cfg=dict(power=2))),
+     r"feature_map_cfg: export \{'power': 3\}, config \{'power': 2\}"),
+    (2, dict(attn_cfg=dict(local_concentration=True)), dict(), 'local_concentration: export True, config False'),
+    (2, dict(), dict(attn_type=['softmax', 'linear']),
+     r"attn_type: export \['linear', 'linear'\], config \['softmax', 'linear'\]"),
+    (2, dict(), dict(arch='dinov2_vits14_reg'), "arch: export 'dinov2_vits14', config 'dinov2_vits14_reg'"),
+])
+def test_stage_export_must_match_the_backbone(stage, student, config, message, tmp_path):
+    """An export's meta names its variant: another one fails, naming both, instead of leaving
+    the backbone's own parameters (feature map, local concentration) at their initialisation."""
+    config = dict(dict(arch='dinov2_vits14', vit_cfg=TINY_VIT), **config)
+    with pytest.raises(ValueError, match=message):
+        _backbone(tmp_path=tmp_path, state=_stage_export(stage, **student), **config)
+
+
+@pytest.mark.parametrize('stage, student, config', [
+    (1, dict(), dict()),
+    (1, dict(feature_map='hedgehog', local_concentration=True),
+     dict(feature_map='hedgehog', attn_cfg=dict(local_concentration=True, eps=1e-6))),
+    (2, dict(feature_map='focused', attn_cfg=dict(feature_map_cfg=dict(power=3))),
+     dict(feature_map='focused', attn_cfg=dict(feature_map_cfg=dict(power=3)))),
+])
+def test_stage_export_loads_into_its_variant(stage, student, config, tmp_path):
+    export = _stage_export(stage, **student)
+    loaded = _backbone(tmp_path=tmp_path, state=export, arch='dinov2_vits14', vit_cfg=TINY_VIT, **config)
+    for key, value in export['state_dict'].items():
+        torch.testing.assert_close(loaded.vit.state_dict()[key], value, msg=key)

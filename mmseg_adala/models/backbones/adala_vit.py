@@ -98,14 +98,17 @@ class AdaLAViT(BaseModule):
         out_indices: Blocks whose outputs are returned (negative counts from the end).
         with_cls_token: Return `(feature_map, cls_token)` pairs instead of maps.
         final_norm: Apply the final LayerNorm to the returned features (as DINOv2 does).
-        img_size: Size of the position-embedding grid the weights were trained at (518 for DINOv2).
+        img_size: Side of the position-embedding grid in pixels: the checkpoint's own (518 for
+            DINOv2). Loading weights of another grid fails (they would be resampled at load and
+            again at run time); inputs of any size interpolate the grid at run time.
         drop_path_rate: Stochastic depth.
         frozen_blocks: Freeze the patch/position embeddings and the first k blocks; 'all'
             freezes everything (linear probing).
         with_cp: Gradient checkpointing of the blocks (less memory, more compute).
         vit_cfg: Overrides of the timm model's arguments (e.g. a tiny `embed_dim`/`depth` for tests).
         init_cfg: `dict(type='Pretrained', checkpoint=PATH, strict=True)`: official DINOv2, timm
-            or stage-export weights.
+            or stage-export weights. A stage export's `meta` must describe this backbone
+            (`arch`, `attn_type`, `feature_map`, `attn_cfg`).
     """
 
     def __init__(self,
@@ -130,6 +133,8 @@ class AdaLAViT(BaseModule):
             DINOV2_ARCHS[arch], pretrained=False, num_classes=0, img_size=img_size,
             dynamic_img_size=True, drop_path_rate=drop_path_rate, **(vit_cfg or {})))
         self.attn_types = self._per_layer(attn_type, len(self.vit.blocks))
+        # What a stage export records in its meta, and what loading one checks.
+        self.variant = dict(arch=arch, attn_type=list(self.attn_types), feature_map=feature_map, **(attn_cfg or {}))
         for block, layer_type in zip(self.vit.blocks, self.attn_types):
             block.attn = AdaLAAttention.from_timm(
                 block.attn, attn_type=layer_type, feature_map=feature_map,
@@ -181,7 +186,8 @@ class AdaLAViT(BaseModule):
     def init_weights(self) -> None:
         # mmengine's Pretrained init cannot convert the official DINOv2 layout: use our loader.
         if self.init_cfg and self.init_cfg.get('type') == 'Pretrained':
-            load_vit_checkpoint(self.vit, self.init_cfg['checkpoint'], strict=self.init_cfg.get('strict', True))
+            load_vit_checkpoint(self.vit, self.init_cfg['checkpoint'], strict=self.init_cfg.get('strict', True),
+                                variant=self.variant)
             self._is_init = True
         else:
             super().init_weights()
