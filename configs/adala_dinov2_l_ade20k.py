@@ -11,7 +11,7 @@ crop_size = (512, 512)
 stage2_export = 'work_dirs/adala_stage2_dinov2_l_in22k/backbone_final.pth'
 model = dict(
     data_preprocessor=dict(size=crop_size),
-    backbone=dict(img_size=512, init_cfg=dict(type='Pretrained', checkpoint=stage2_export)),
+    backbone=dict(init_cfg=dict(type='Pretrained', checkpoint=stage2_export)),
     # Whole-image inference: linear attention's cost grows linearly with the image, so
     # there is no need for MMSeg's sliding window (which hides the speed-up).
     test_cfg=dict(mode='whole'))

@@ -10,7 +10,7 @@ custom_imports = dict(imports=['mmseg_adala'], allow_failed_imports=False)
 crop_size = (1024, 1024)
 model = dict(
     data_preprocessor=dict(size=crop_size),
-    backbone=dict(img_size=1024, init_cfg=dict(
+    backbone=dict(init_cfg=dict(
         type='Pretrained', checkpoint='work_dirs/adala_stage2_dinov2_l_in22k/backbone_final.pth')),
     decode_head=dict(num_classes=19),
     auxiliary_head=dict(num_classes=19),

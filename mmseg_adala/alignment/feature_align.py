@@ -56,4 +56,4 @@ class FeatureAlignModel(TeacherStudentModel):
 
     def export_backbone(self) -> dict:
         return dict(state_dict=self.student.export_state_dict(),
-                    meta=dict(stage='feature_align', arch=self.student.arch, attn_type=self.student.attn_types))
+                    meta=dict(stage='feature_align', **self.student.variant))

@@ -1,10 +1,15 @@
+import glob
 import math
+import os.path as osp
 
 import pytest
 import timm
 import torch
-from tiny import TINY_VIT
+import torch.nn.functional as F
+from mmengine.config import Config
+from tiny import TINY_CONFIGS, TINY_VIT
 
+from mmseg_adala.alignment import AttentionAlignModel, FeatureAlignModel
 from mmseg_adala.models import AdaLAViT
 from mmseg_adala.models.backbones import DINOV2_ARCHS, timm_to_official_dinov2
 
@@ -37,15 +42,15 @@ def _official_dinov2(vit):
 
 @pytest.mark.parametrize('arch', ['dinov2_vits14', 'dinov2_vits14_reg'])
 def test_all_softmax_equals_timm(arch, tmp_path):
-    """Full-size ViT-S: all-softmax AdaLAViT is timm's DINOv2 model, loaded from timm's layout."""
-    vit = _timm_vit(arch)
-    backbone = _backbone(arch, tmp_path, vit.state_dict(), attn_type='softmax', out_indices=(5, 11))
-    x = torch.randn(1, 3, 70, 56)
+    """Full-size ViT-S: all-softmax AdaLAViT at the weights' own grid is timm's DINOv2 model."""
+    vit = _timm_vit(arch, img_size=70)
+    backbone = _backbone(arch, tmp_path, vit.state_dict(), attn_type='softmax', out_indices=(5, 11), img_size=70)
+    x = torch.randn(1, 3, 70, 70)
     with torch.no_grad():
         expected = vit.forward_intermediates(x, indices=[5, 11], norm=True, intermediates_only=True)
         outs = backbone(x)
         torch.testing.assert_close(backbone.forward_tokens(x), vit.forward_features(x))
-    assert [o.shape for o in outs] == [(1, 384, 5, 4)] * 2
+    assert [o.shape for o in outs] == [(1, 384, 5, 5)] * 2
     for out, ref in zip(outs, expected):
         torch.testing.assert_close(out, ref)
 
@@ -62,15 +67,69 @@ def test_official_checkpoint_loads(arch, tmp_path):
         torch.testing.assert_close(backbone.vit.state_dict()[key], value, msg=key)
 
 
-def test_position_embeddings_resampled_on_load(tmp_path):
-    """Weights at 518 (37x37 grid) loaded into a 224 model equal timm interpolating at run time."""
-    vit = _timm_vit('dinov2_vits14', **TINY_VIT)
-    backbone = _backbone('dinov2_vits14', tmp_path, _official_dinov2(vit), vit_cfg=TINY_VIT,
-                         attn_type='softmax', img_size=224)
-    assert backbone.vit.pos_embed.shape[1] == 1 + 16 * 16
-    x = torch.randn(1, 3, 224, 224)
+def _dinov2_tokens(official, images):
+    """The tokens entering DINOv2's first block, from its published code (reference).
+
+    `prepare_tokens_with_masks` and `interpolate_pos_encoding` of facebookresearch/dinov2
+    (dinov2/models/vision_transformer.py), released-model settings: interpolate_offset=0.1,
+    interpolate_antialias=False. Its `w` is the image height and `h` the width; registers
+    are inserted after the position embedding, so they get none.
+    """
+    B, _, w, h = images.shape
+    x = F.conv2d(images, official['patch_embed.proj.weight'], official['patch_embed.proj.bias'], stride=14)
+    x = torch.cat((official['cls_token'].expand(B, -1, -1), x.flatten(2).transpose(1, 2)), dim=1)
+    pos_embed = official['pos_embed'].float()
+    npatch, N, dim = x.shape[1] - 1, pos_embed.shape[1] - 1, x.shape[-1]
+    if not (npatch == N and w == h):
+        w0, h0, M = w // 14, h // 14, int(math.sqrt(N))
+        patch_pos_embed = F.interpolate(
+            pos_embed[:, 1:].reshape(1, M, M, dim).permute(0, 3, 1, 2), mode='bicubic', antialias=False,
+            scale_factor=(float(w0 + 0.1) / M, float(h0 + 0.1) / M))
+        assert (w0, h0) == patch_pos_embed.shape[-2:]
+        pos_embed = torch.cat((pos_embed[:, :1], patch_pos_embed.permute(0, 2, 3, 1).view(1, -1, dim)), dim=1)
+    x = x + pos_embed
+    if 'register_tokens' in official:
+        x = torch.cat((x[:, :1], official['register_tokens'].expand(B, -1, -1), x[:, 1:]), dim=1)
+    return x
+
+
+@pytest.mark.parametrize('size', [(448, 448), (644, 392), (392, 644), (518, 518)])
+@pytest.mark.parametrize('arch', ['dinov2_vits14', 'dinov2_vits14_reg'])
+def test_position_embeddings_interpolated_as_dinov2(arch, size, tmp_path):
+    """Official weights at 518 (37x37): at any grid the tokens are those of DINOv2's own code."""
+    vit = _timm_vit(arch, **TINY_VIT)
+    official = _official_dinov2(vit)
+    backbone = _backbone(arch, tmp_path, official, vit_cfg=TINY_VIT, attn_type='softmax')
+    x = torch.randn(1, 3, *size)
     with torch.no_grad():
-        torch.testing.assert_close(backbone.forward_tokens(x), vit.forward_features(x), atol=1e-4, rtol=1e-4)
+        reference = backbone.vit.norm(backbone.vit.blocks(_dinov2_tokens(official, x)))
+        torch.testing.assert_close(backbone.forward_tokens(x), reference)
+        patches = reference[:, backbone.vit.num_prefix_tokens:].transpose(1, 2)
+        torch.testing.assert_close(backbone(x)[0], patches.reshape(1, 48, size[0] // 14, size[1] // 14))
+
+
+def test_checkpoint_of_another_grid_fails(tmp_path):
+    """518 weights (37x37) in a backbone built for 512 (36x36) would be resampled twice."""
+    official = _official_dinov2(_timm_vit('dinov2_vits14', **TINY_VIT))
+    with pytest.raises(ValueError, match=r'checkpoint 37x37 \(img_size=518\), backbone 36x36 \(img_size=512\)'):
+        _backbone('dinov2_vits14', tmp_path, official, vit_cfg=TINY_VIT, img_size=512)
+    backbone = AdaLAViT(arch='dinov2_vits14', vit_cfg=TINY_VIT, img_size=512, init_cfg=dict(
+        type='Pretrained', checkpoint=str(tmp_path / 'weights.pth'), strict=False))
+    backbone.init_weights()  # on request: resampled at load, with a warning
+    assert backbone.vit.pos_embed.shape[1] == 1 + 36 * 36
+
+
+STAGE3_CONFIGS = sorted(osp.basename(p) for pattern in ('*ade20k.py', '*cityscapes*.py')
+                        for p in glob.glob(osp.join(TINY_CONFIGS, '..', pattern)))
+
+
+@pytest.mark.parametrize('config', STAGE3_CONFIGS)
+def test_stage3_configs_keep_the_dinov2_grid(config):
+    """The segmentation configs build the backbone at DINOv2's 37x37 grid, whatever their crop."""
+    backbone_cfg = Config.fromfile(osp.join(TINY_CONFIGS, '..', config)).model.backbone
+    backbone_cfg.update(vit_cfg=TINY_VIT, out_indices=(-1,), init_cfg=None)  # tiny: fast
+    backbone_cfg.pop('type')
+    assert AdaLAViT(**backbone_cfg).vit.pos_embed.shape[1] == 1 + 37 * 37
 
 
 def test_linear_backbone_loads_softmax_weights(tmp_path):
@@ -109,7 +168,9 @@ def test_segmentor_checkpoint_and_export_round_trip(tmp_path):
     backbone = AdaLAViT(arch='dinov2_vits14', vit_cfg=TINY_VIT).eval()
     segmentor_state = {f'backbone.vit.{k}': v for k, v in backbone.export_state_dict().items()}
     segmentor_state['decode_head.conv_seg.weight'] = torch.zeros(3)
-    loaded = _backbone('dinov2_vits14', tmp_path, dict(state_dict=segmentor_state), vit_cfg=TINY_VIT)
+    mmengine_meta = dict(iter=100, mmengine_version='0.10.7', dataset_meta=dict(classes=('a', 'b', 'c')))
+    loaded = _backbone('dinov2_vits14', tmp_path, dict(state_dict=segmentor_state, meta=mmengine_meta),
+                       vit_cfg=TINY_VIT)
     x = torch.randn(1, 3, 28, 28)
     with torch.no_grad():
         torch.testing.assert_close(loaded(x)[0], backbone(x)[0])
@@ -148,3 +209,44 @@ def test_configuration_errors():
         AdaLAViT(arch='dinov2_vits14', vit_cfg=TINY_VIT, out_indices=(5,))
     with pytest.raises(ValueError, match=r'\(B, 3, H, W\)'):
         AdaLAViT(arch='dinov2_vits14', vit_cfg=TINY_VIT)(torch.randn(1, 1, 28, 28))
+
+
+def _stage_export(stage, **student):
+    """A stage-1 (`student` = its student_attn) or stage-2 export of the tiny teacher."""
+    teacher = dict(type='AdaLAViT', arch='dinov2_vits14', attn_type='softmax', vit_cfg=TINY_VIT)
+    if stage == 1:
+        return AttentionAlignModel(teacher=teacher, student_attn=student).export_backbone()
+    return FeatureAlignModel(teacher=teacher, student=dict(attn_type='linear', **student)).export_backbone()
+
+
+@pytest.mark.parametrize('stage, student, config, message', [
+    (1, dict(), dict(feature_map='hedgehog'), "feature_map: export 'elu', config 'hedgehog'"),
+    (1, dict(), dict(attn_cfg=dict(local_concentration=True)), 'local_concentration: export False, config True'),
+    (1, dict(feature_map='focused', feature_map_cfg=dict(power=3)),
+     dict(feature_map='focused', attn_cfg=dict(feature_map_cfg=dict(power=2))),
+     r"feature_map_cfg: export \{'power': 3\}, config \{'power': 2\}"),
+    (2, dict(attn_cfg=dict(local_concentration=True)), dict(), 'local_concentration: export True, config False'),
+    (2, dict(), dict(attn_type=['softmax', 'linear']),
+     r"attn_type: export \['linear', 'linear'\], config \['softmax', 'linear'\]"),
+    (2, dict(), dict(arch='dinov2_vits14_reg'), "arch: export 'dinov2_vits14', config 'dinov2_vits14_reg'"),
+])
+def test_stage_export_must_match_the_backbone(stage, student, config, message, tmp_path):
+    """An export's meta names its variant: another one fails, naming both, instead of leaving
+    the backbone's own parameters (feature map, local concentration) at their initialisation."""
+    config = dict(dict(arch='dinov2_vits14', vit_cfg=TINY_VIT), **config)
+    with pytest.raises(ValueError, match=message):
+        _backbone(tmp_path=tmp_path, state=_stage_export(stage, **student), **config)
+
+
+@pytest.mark.parametrize('stage, student, config', [
+    (1, dict(), dict()),
+    (1, dict(feature_map='hedgehog', local_concentration=True),
+     dict(feature_map='hedgehog', attn_cfg=dict(local_concentration=True, eps=1e-6))),
+    (2, dict(feature_map='focused', attn_cfg=dict(feature_map_cfg=dict(power=3))),
+     dict(feature_map='focused', attn_cfg=dict(feature_map_cfg=dict(power=3)))),
+])
+def test_stage_export_loads_into_its_variant(stage, student, config, tmp_path):
+    export = _stage_export(stage, **student)
+    loaded = _backbone(tmp_path=tmp_path, state=export, arch='dinov2_vits14', vit_cfg=TINY_VIT, **config)
+    for key, value in export['state_dict'].items():
+        torch.testing.assert_close(loaded.vit.state_dict()[key], value, msg=key)

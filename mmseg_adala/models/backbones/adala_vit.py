@@ -1,12 +1,13 @@
 """AdaLAViT: timm's DINOv2 ViT with softmax or linear attention per layer, as an MMSeg backbone."""
 import math
-from typing import Dict, List, Optional, Sequence, Union
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import timm
 import torch
-import torch.nn as nn
+import torch.nn.functional as F
 from mmengine.model import BaseModule
 from mmseg.registry import MODELS
+from timm.models.vision_transformer import VisionTransformer
 
 from ..attention import ATTN_TYPES, AdaLAAttention
 from .vit_checkpoint import load_vit_checkpoint
@@ -23,14 +24,71 @@ DINOV2_ARCHS = {
     'dinov2_vitg14_reg': 'vit_giant_patch14_reg4_dinov2',
 }
 
+# DINOv2's `interpolate_offset`: it samples the grid at a scale factor of (size + 0.1) / M
+# rather than at an output size (a kludge from DINO kept for compatibility, dino issue #8).
+DINOV2_INTERPOLATE_OFFSET = 0.1
+
+
+def interpolate_dinov2_pos_embed(pos_embed: torch.Tensor, grid_size: Tuple[int, int],
+                                 num_prefix_tokens: int) -> torch.Tensor:
+    """Position embeddings for a `grid_size` patch grid, interpolated as DINOv2's own code does.
+
+    DINOv2's `interpolate_pos_encoding`: bicubic, without antialiasing (the released models
+    set `interpolate_antialias=False`), at a scale factor of (size + 0.1) / M. timm resamples
+    to an output size with antialiasing instead, which moves DINOv2-L's final features by
+    up to ~5% at 448 px: the released weights were trained and evaluated DINOv2's way.
+
+    Args:
+        pos_embed: (1, num_prefix_tokens + M * M, C), the weights' square M x M grid.
+        grid_size: (rows, columns) of the input's patch grid.
+        num_prefix_tokens: Leading entries that belong to prefix tokens (kept as they are).
+    """
+    prefix, patches = pos_embed[:, :num_prefix_tokens], pos_embed[:, num_prefix_tokens:]
+    side = math.isqrt(patches.shape[1])
+    if tuple(grid_size) == (side, side):
+        return pos_embed
+    dim = patches.shape[-1]
+    scale = tuple((size + DINOV2_INTERPOLATE_OFFSET) / side for size in grid_size)
+    patches = patches.float().reshape(1, side, side, dim).permute(0, 3, 1, 2)
+    patches = F.interpolate(patches, scale_factor=scale, mode='bicubic', antialias=False)
+    patches = patches.permute(0, 2, 3, 1).reshape(1, -1, dim).to(pos_embed.dtype)
+    return torch.cat([prefix, patches], dim=1)
+
+
+class DINOv2VisionTransformer(VisionTransformer):
+    """timm's `VisionTransformer` with DINOv2's interpolation of the position embeddings.
+
+    Only the position-embedding step differs (see `interpolate_dinov2_pos_embed`); at the
+    weights' own grid both are the same model. timm's registry builds its DINOv2 models as
+    `VisionTransformer`, so `specialise` turns such an instance into this class.
+    """
+
+    @classmethod
+    def specialise(cls, vit: VisionTransformer) -> 'DINOv2VisionTransformer':
+        vit.__class__ = cls
+        return vit
+
+    def _pos_embed(self, x: torch.Tensor) -> torch.Tensor:
+        batch, rows, columns, dim = x.shape  # NHWC patch tokens (timm's dynamic_img_size)
+        pos_embed = interpolate_dinov2_pos_embed(
+            self.pos_embed, (rows, columns), 0 if self.no_embed_class else self.num_prefix_tokens)
+        x = x.reshape(batch, rows * columns, dim)
+        prefix = [token.expand(batch, -1, -1) for token in (self.cls_token, self.reg_token) if token is not None]
+        if self.no_embed_class:  # with registers: the cls token's embedding is folded into it on load
+            x = torch.cat([*prefix, x + pos_embed], dim=1)
+        else:
+            x = torch.cat([*prefix, x], dim=1) + pos_embed
+        return self.pos_drop(x)
+
 
 @MODELS.register_module()
 class AdaLAViT(BaseModule):
     """A DINOv2 ViT whose attention is softmax or linear (ViT-AdaLA), per layer.
 
-    The network is timm's own `VisionTransformer` (so all-softmax equals timm's model); each
-    block's `attn` is an `AdaLAAttention` with timm's parameter names. Inputs of any size are
-    padded to the patch size and the position embeddings interpolated.
+    The network is timm's own `VisionTransformer` (so all-softmax at the weights' grid equals
+    timm's model) with DINOv2's interpolation of the position embeddings; each block's `attn`
+    is an `AdaLAAttention` with timm's parameter names. Inputs of any size are resized to
+    whole patches (see `_to_whole_patches`), so the feature grid spans exactly the image.
 
     Args:
         arch: Official DINOv2 name, e.g. 'dinov2_vitl14' or 'dinov2_vitl14_reg'.
@@ -40,14 +98,17 @@ class AdaLAViT(BaseModule):
         out_indices: Blocks whose outputs are returned (negative counts from the end).
         with_cls_token: Return `(feature_map, cls_token)` pairs instead of maps.
         final_norm: Apply the final LayerNorm to the returned features (as DINOv2 does).
-        img_size: Size of the position-embedding grid the weights were trained at (518 for DINOv2).
+        img_size: Side of the position-embedding grid in pixels: the checkpoint's own (518 for
+            DINOv2). Loading weights of another grid fails (they would be resampled at load and
+            again at run time); inputs of any size interpolate the grid at run time.
         drop_path_rate: Stochastic depth.
         frozen_blocks: Freeze the patch/position embeddings and the first k blocks; 'all'
             freezes everything (linear probing).
         with_cp: Gradient checkpointing of the blocks (less memory, more compute).
         vit_cfg: Overrides of the timm model's arguments (e.g. a tiny `embed_dim`/`depth` for tests).
         init_cfg: `dict(type='Pretrained', checkpoint=PATH, strict=True)`: official DINOv2, timm
-            or stage-export weights.
+            or stage-export weights. A stage export's `meta` must describe this backbone
+            (`arch`, `attn_type`, `feature_map`, `attn_cfg`).
     """
 
     def __init__(self,
@@ -68,10 +129,12 @@ class AdaLAViT(BaseModule):
         if arch not in DINOV2_ARCHS:
             raise ValueError(f'unknown arch {arch!r}; choose one of {sorted(DINOV2_ARCHS)}')
         self.arch = arch
-        self.vit = timm.create_model(
+        self.vit = DINOv2VisionTransformer.specialise(timm.create_model(
             DINOV2_ARCHS[arch], pretrained=False, num_classes=0, img_size=img_size,
-            dynamic_img_size=True, dynamic_img_pad=True, drop_path_rate=drop_path_rate, **(vit_cfg or {}))
+            dynamic_img_size=True, drop_path_rate=drop_path_rate, **(vit_cfg or {})))
         self.attn_types = self._per_layer(attn_type, len(self.vit.blocks))
+        # What a stage export records in its meta, and what loading one checks.
+        self.variant = dict(arch=arch, attn_type=list(self.attn_types), feature_map=feature_map, **(attn_cfg or {}))
         for block, layer_type in zip(self.vit.blocks, self.attn_types):
             block.attn = AdaLAAttention.from_timm(
                 block.attn, attn_type=layer_type, feature_map=feature_map,
@@ -123,22 +186,34 @@ class AdaLAViT(BaseModule):
     def init_weights(self) -> None:
         # mmengine's Pretrained init cannot convert the official DINOv2 layout: use our loader.
         if self.init_cfg and self.init_cfg.get('type') == 'Pretrained':
-            load_vit_checkpoint(self.vit, self.init_cfg['checkpoint'], strict=self.init_cfg.get('strict', True))
+            load_vit_checkpoint(self.vit, self.init_cfg['checkpoint'], strict=self.init_cfg.get('strict', True),
+                                variant=self.variant)
             self._is_init = True
         else:
             super().init_weights()
 
-    def _prepare(self, x: torch.Tensor) -> None:
-        """Check the input and tell the attention layers its patch grid (padded up to the patch size)."""
+    def _to_whole_patches(self, x: torch.Tensor) -> torch.Tensor:
+        """Check the input, resize it up to whole patches and tell the attention layers its grid.
+
+        Bilinear, align_corners=False, to the next multiple of the patch size per side (512 ->
+        518). The patch grid then spans exactly the image, so MMSeg's own resizing of the
+        logits to the image (align_corners=False) puts every prediction back on its pixels in
+        training, whole and slide inference. Padding instead would reach past the image, and
+        predictions would drift by up to half the padding towards the far edges.
+        """
         channels = self.vit.patch_embed.proj.in_channels
         if x.dim() != 4 or x.shape[1] != channels:
             raise ValueError(f'AdaLAViT takes (B, {channels}, H, W) images, got shape {tuple(x.shape)}')
         grid = tuple(math.ceil(s / self.patch_size) for s in x.shape[-2:])
         for block in self.vit.blocks:
             block.attn.grid_size = grid
+        size = tuple(g * self.patch_size for g in grid)
+        if size == tuple(x.shape[-2:]):
+            return x
+        return F.interpolate(x, size=size, mode='bilinear', align_corners=False)
 
     def forward(self, x: torch.Tensor) -> tuple:
-        self._prepare(x)
+        x = self._to_whole_patches(x)
         outs = self.vit.forward_intermediates(
             x, indices=self.out_indices, norm=self.final_norm, intermediates_only=True,
             return_prefix_tokens=self.with_cls_token)
@@ -148,8 +223,7 @@ class AdaLAViT(BaseModule):
 
     def forward_tokens(self, x: torch.Tensor) -> torch.Tensor:
         """All final-layer tokens after the final norm (prefix tokens first): stage 2's target."""
-        self._prepare(x)
-        return self.vit.forward_features(x)
+        return self.vit.forward_features(self._to_whole_patches(x))
 
     def export_state_dict(self) -> Dict[str, torch.Tensor]:
         """The weights in timm's layout, which `init_cfg` (and timm) load back."""

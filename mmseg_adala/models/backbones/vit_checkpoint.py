@@ -2,19 +2,22 @@
 
 Accepted: the official DINOv2 release (`dinov2_vit*14*_pretrain.pth`: `mask_token`,
 `register_tokens`, giant's SwiGLU `w12`/`w3`), timm's layout, our stage exports, and whole
-MMSeg segmentor checkpoints (`backbone.` prefix). The official layout is converted and the
-position embeddings resampled by timm's own `checkpoint_filter_fn`, so users never convert
-files by hand.
+MMSeg segmentor checkpoints (`backbone.` prefix). The official layout is converted by timm's
+own `checkpoint_filter_fn`, so users never convert files by hand. A checkpoint must have been
+made for the backbone that loads it: same position-embedding grid, and for stage exports the
+variant their `meta` records.
 """
+import inspect
+import math
 import os.path as osp
-from typing import Dict, Union
+from typing import Dict, List, Optional, Union
 
 import torch
 from mmengine.logging import MMLogger
 from mmengine.runner import CheckpointLoader
 from timm.models.vision_transformer import VisionTransformer, checkpoint_filter_fn
 
-from ..attention import ADDED_PARAMETER_PREFIXES
+from ..attention import ADDED_PARAMETER_PREFIXES, AdaLAAttention
 
 # Keys a checkpoint may carry that a backbone never uses (a classifier head).
 IGNORED_PREFIXES = ('head.',)
@@ -22,18 +25,25 @@ IGNORED_PREFIXES = ('head.',)
 CONTAINER_KEYS = ('state_dict', 'model')
 # Outer-module prefixes, outermost first: DDP, MMSeg segmentor, our backbone wrapper.
 MODULE_PREFIXES = ('module.', 'backbone.', 'vit.')
+# `AdaLAAttention` options that a stage export's meta records (mmseg_adala.alignment). A meta
+# that names its feature map describes the whole attention: options it lacks are the defaults.
+ATTENTION_OPTIONS = ('feature_map', 'feature_map_cfg', 'local_concentration', 'eps')
+
+
+def _load(checkpoint: Union[str, dict]) -> dict:
+    if not isinstance(checkpoint, str):
+        return checkpoint
+    if '://' not in checkpoint and not osp.isfile(checkpoint):
+        raise FileNotFoundError(
+            f'backbone checkpoint {checkpoint!r} does not exist: give the path of an official DINOv2 '
+            '.pth, a timm state dict or a stage export (e.g. --cfg-options '
+            'model.backbone.init_cfg.checkpoint=PATH)')
+    return CheckpointLoader.load_checkpoint(checkpoint, map_location='cpu')
 
 
 def read_vit_state_dict(checkpoint: Union[str, Dict[str, torch.Tensor]]) -> Dict[str, torch.Tensor]:
     """The ViT's own tensors of a checkpoint file or dict, outer prefixes removed."""
-    if isinstance(checkpoint, str):
-        if '://' not in checkpoint and not osp.isfile(checkpoint):
-            raise FileNotFoundError(
-                f'backbone checkpoint {checkpoint!r} does not exist: give the path of an official DINOv2 '
-                '.pth, a timm state dict or a stage export (e.g. --cfg-options '
-                'model.backbone.init_cfg.checkpoint=PATH)')
-        checkpoint = CheckpointLoader.load_checkpoint(checkpoint, map_location='cpu')
-    state = checkpoint
+    state = _load(checkpoint)
     for key in CONTAINER_KEYS:
         if isinstance(state.get(key), dict):
             state = state[key]
@@ -61,20 +71,78 @@ def timm_to_official_dinov2(state: Dict[str, torch.Tensor]) -> Dict[str, torch.T
     return state
 
 
+def grid_mismatch(state: Dict[str, torch.Tensor], vit: VisionTransformer) -> List[str]:
+    """The position-embedding grids of a raw state dict and of `vit` if they differ.
+
+    A backbone built for another grid would resample the embeddings at load and the input
+    grid resamples them again at run time, which a frozen backbone cannot repair.
+    """
+    if 'pos_embed' not in state:  # reported as a missing key
+        return []
+    length = state['pos_embed'].shape[1]  # M * M, or 1 + M * M with the cls token's entry
+    side = math.isqrt(length) if math.isqrt(length) ** 2 == length else math.isqrt(length - 1)
+    if (side, side) == tuple(vit.patch_embed.grid_size):
+        return []
+    patch = vit.patch_embed.patch_size[0]
+    grid = 'x'.join(map(str, vit.patch_embed.grid_size))
+    return [f'position-embedding grid: checkpoint {side}x{side} (img_size={side * patch}), backbone {grid} '
+            f'(img_size={vit.patch_embed.img_size[0]}); set the backbone\'s img_size={side * patch}: inputs of '
+            'any size interpolate the grid at run time']
+
+
+def variant_mismatch(meta: dict, variant: dict) -> List[str]:
+    """How a stage export's `meta` and a backbone's `variant` (`AdaLAViT.variant`) differ.
+
+    A difference would leave the parameters that only the backbone has (a learned feature
+    map, local concentration) at their initialisation, or load weights trained for one
+    kernel into another, without an error.
+    """
+    defaults = {k: v.default for k, v in inspect.signature(AdaLAAttention).parameters.items()
+                if k in ATTENTION_OPTIONS}
+    keys = [k for k in ('arch', 'attn_type') if k in meta]
+    keys += list(ATTENTION_OPTIONS) if 'feature_map' in meta else []
+
+    def normalised(entries: dict) -> dict:
+        entries = {**defaults, **entries}
+        if isinstance(entries.get('attn_type'), str):  # stage 1 records one type for all layers
+            entries['attn_type'] = [entries['attn_type']] * len(variant['attn_type'])
+        entries['feature_map_cfg'] = entries['feature_map_cfg'] or {}
+        return entries
+
+    export, config = normalised(meta), normalised(variant)
+    return [f'{key}: export {export[key]!r}, config {config[key]!r}' for key in keys if export[key] != config[key]]
+
+
 def load_vit_checkpoint(vit: VisionTransformer,
                         checkpoint: Union[str, Dict[str, torch.Tensor]],
-                        strict: bool = True) -> None:
+                        strict: bool = True,
+                        variant: Optional[dict] = None) -> None:
     """Load a checkpoint into a timm ViT whose attention may be linear.
 
     Args:
         vit: The model (our backbone's `vit`).
         checkpoint: A path/URL (anything mmengine's CheckpointLoader reads) or a state dict.
-        strict: Raise on missing or unexpected keys (listing them). Parameters that a softmax
-            checkpoint cannot have (learned feature maps, local concentration) may always be
-            missing: they keep their identity/zero initialisation.
+        strict: Raise on missing or unexpected keys (listing them), and on a checkpoint made for
+            another backbone (position-embedding grid; a stage export's `meta` against
+            `variant`). Parameters that a softmax checkpoint cannot have (learned feature
+            maps, local concentration) may always be missing: they keep their identity/zero
+            initialisation.
+        variant: The backbone's `arch`, `attn_type`, `feature_map` and attention options, as a
+            stage export's `meta` records them.
     """
     name = checkpoint if isinstance(checkpoint, str) else 'the given state dict'
-    state = checkpoint_filter_fn(read_vit_state_dict(checkpoint), vit)
+    checkpoint = _load(checkpoint)
+    state = read_vit_state_dict(checkpoint)
+    logger = MMLogger.get_current_instance()
+    meta = checkpoint.get('meta') if isinstance(checkpoint.get('meta'), dict) else {}
+    mismatch = grid_mismatch(state, vit) + (variant_mismatch(meta, variant) if variant else [])
+    if mismatch:
+        message = f'checkpoint {name} was made for another backbone:\n  ' + '\n  '.join(mismatch)
+        if strict:
+            raise ValueError(message + '\nTo load it anyway, set the backbone\'s '
+                             'init_cfg=dict(type=\'Pretrained\', checkpoint=..., strict=False).')
+        logger.warning(message)
+    state = checkpoint_filter_fn(state, vit)
     state = {k: v for k, v in state.items() if not k.startswith(IGNORED_PREFIXES)}
     try:
         missing, unexpected = vit.load_state_dict(state, strict=False)
@@ -83,7 +151,6 @@ def load_vit_checkpoint(vit: VisionTransformer,
                            f'model size?):\n{error}') from error
     added = [k for k in missing if any(f'.attn.{prefix}' in k for prefix in ADDED_PARAMETER_PREFIXES)]
     missing = [k for k in missing if k not in added]
-    logger = MMLogger.get_current_instance()
     if missing or unexpected:
         message = (f'checkpoint {name} does not match the backbone:\n  missing keys: {missing}\n'
                    f'  unexpected keys: {unexpected}')
