@@ -37,7 +37,8 @@ class AlignmentLoop(IterBasedTrainLoop):
         return super().run()
 
     def run_iter(self, data_batch: dict) -> None:
-        skipped = torch.tensor(float(sum(data_batch.pop('num_skipped', ()))))
+        skipped = torch.tensor(float(sum(sample.metainfo.get('num_skipped', 0)
+                                         for sample in data_batch['data_samples'])))
         all_reduce(skipped)
         hub = self.runner.message_hub
         total = hub.log_scalars[self.skipped_key].current() if self.skipped_key in hub.log_scalars else 0

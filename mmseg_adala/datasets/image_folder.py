@@ -51,9 +51,9 @@ class UnlabeledImageFolder(BaseDataset):
     into an ann_file.
 
     In training, unreadable images are skipped: ``LoadImageOrSkip`` returns None for them and
-    BaseDataset then draws another random index, at most `max_refetch` times in a row; each
-    sample carries in ``num_skipped`` how many images were skipped to get it, for the training
-    loop's running total. In `test_mode` (validation) nothing is substituted, since a metric
+    BaseDataset then draws another random index, at most `max_refetch` times in a row; the
+    metainfo of each packed sample (``data_samples``) holds in ``num_skipped`` how many images
+    were skipped to get it, for the training loop's running total. In `test_mode` (validation) nothing is substituted, since a metric
     over a random replacement would count that image twice: an unreadable image is an error
     that names it.
 
@@ -178,4 +178,5 @@ class UnlabeledImageFolder(BaseDataset):
                 f'({self.num_skipped} unreadable images so far in this process): most images '
                 'there seem broken. The warnings above name them; fix or delete them, or list '
                 'the good ones in an ann_file.') from err
-        return dict(data, num_skipped=self.num_skipped - skipped)
+        data['data_samples'].set_metainfo(dict(num_skipped=self.num_skipped - skipped))
+        return data

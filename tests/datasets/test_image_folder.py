@@ -158,9 +158,9 @@ def test_each_training_sample_carries_its_skips(tmp_path, warnings_log):
     write_image(tmp_path / 'a.jpg', 40, 50)
     (tmp_path / 'b.jpg').write_bytes(b'not an image')
     dataset = UnlabeledImageFolder(data_root=str(tmp_path), pipeline=PIPELINE)
-    assert dataset[0]['num_skipped'] == 0
+    assert dataset[0]['data_samples'].num_skipped == 0
     # b.jpg is skipped, then random draws until a.jpg: every skip on the way is counted.
-    assert dataset[1]['num_skipped'] == dataset.num_skipped >= 1
+    assert dataset[1]['data_samples'].num_skipped == dataset.num_skipped >= 1
 
 
 def test_unreadable_images_are_skipped_counted_and_logged(tmp_path, warnings_log):
