@@ -81,9 +81,12 @@ class ViTLayerDecayOptimizerConstructor(DefaultOptimWrapperConstructor):
         self._log(groups.values(), num_blocks)
 
     def _log(self, groups, num_blocks: int) -> None:
-        scales = {g['layer_id']: g['lr_scale'] for g in groups}
-        no_decay = Counter(g['layer_id'] for g in groups if g.get('weight_decay', 1) == 0 for _ in g['params'])
-        tensors = Counter(g['layer_id'] for g in groups for _ in g['params'])
+        scales, tensors, no_decay = {}, Counter(), Counter()
+        for group in groups:
+            layer = group['layer_id']
+            scales[layer] = group['lr_scale']
+            tensors[layer] += len(group['params'])
+            no_decay[layer] += len(group['params']) if group.get('weight_decay') == 0 else 0
         print_log(
             f'{type(self).__name__}: {sum(tensors.values())} tensors in {len(scales)} layers '
             f'(0: embeddings, 1-{num_blocks}: blocks, {num_blocks + 1}: the rest), decay_rate '
