@@ -12,8 +12,12 @@ stage2_export = 'work_dirs/adala_stage2_dinov2_l_in22k/backbone_final.pth'
 model = dict(
     data_preprocessor=dict(size=crop_size),
     backbone=dict(img_size=512, init_cfg=dict(type='Pretrained', checkpoint=stage2_export)),
+    # The auxiliary FCN head on the last block, as MMSeg's ViT UperNet
+    # (_base_/models/upernet_vit-b16_ln_mln.py: in_index=3 of out_indices (2, 5, 8, 11)).
+    auxiliary_head=dict(in_index=3),
     # Whole-image inference: linear attention's cost grows linearly with the image, so
-    # there is no need for MMSeg's sliding window (which hides the speed-up).
+    # there is no need for MMSeg's sliding window (which hides the speed-up). For numbers
+    # comparable with published ones: configs/adala_dinov2_l_ade20k_slide.py.
     test_cfg=dict(mode='whole'))
 
 train_dataloader = dict(batch_size=2)  # x 8 GPUs = 16 images per step
