@@ -18,7 +18,7 @@ class EffectiveBatchHook(Hook):
 
     def before_train(self, runner) -> None:
         batch_size = runner.train_dataloader.batch_size
-        accumulative_counts = runner.cfg.optim_wrapper.get('accumulative_counts', 1)
+        accumulative_counts = runner.cfg.get('optim_wrapper', {}).get('accumulative_counts', 1)
         runner.logger.info(
             f'Effective batch: {runner.world_size} processes x {batch_size} images x '
             f'{accumulative_counts} accumulated iterations = '
