@@ -53,9 +53,9 @@ class UnlabeledImageFolder(BaseDataset):
     In training, unreadable images are skipped: ``LoadImageOrSkip`` returns None for them and
     BaseDataset then draws another random index, at most `max_refetch` times in a row; the
     metainfo of each packed sample (``data_samples``) holds in ``num_skipped`` how many images
-    were skipped to get it, for the training loop's running total. In `test_mode` (validation) nothing is substituted, since a metric
-    over a random replacement would count that image twice: an unreadable image is an error
-    that names it.
+    were skipped to get it, for the training loop's running total. In `test_mode`
+    (validation) nothing is substituted, since a metric over a random replacement would count
+    that image twice: an unreadable image is an error that names it.
 
     Args:
         data_root: the image folder (joined with ``data_prefix['img_path']`` if given).
