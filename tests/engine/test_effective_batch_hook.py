@@ -27,4 +27,5 @@ def test_accumulated_iterations_multiply_the_batch():
 
 
 def test_without_accumulation():
-    assert run_hook(2, 3, dict(type='OptimWrapper'))[0].endswith('x 1 accumulated iterations = 6 images per optimizer step')
+    line = run_hook(2, 3, dict(type='OptimWrapper'))[0]
+    assert line.endswith('x 1 accumulated iterations = 6 images per optimizer step')
