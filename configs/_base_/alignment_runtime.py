@@ -23,16 +23,21 @@ train_dataloader = dict(
     batch_size=8, num_workers=8, persistent_workers=True,
     sampler=dict(type='InfiniteSampler', shuffle=True),
     dataset=dict(type='UnlabeledImageFolder', data_root='data/coco/train2017', pipeline=train_pipeline))
+# test_mode: an unreadable validation image is an error naming it, never replaced by another.
 val_dataloader = dict(
     batch_size=8, num_workers=4, persistent_workers=True,
     sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(type='UnlabeledImageFolder', data_root='data/coco/val2017', pipeline=val_pipeline))
+    dataset=dict(type='UnlabeledImageFolder', data_root='data/coco/val2017', pipeline=val_pipeline,
+                 test_mode=True))
 val_evaluator = dict(type='AlignmentMetric')
 val_cfg = dict(type='ValLoop')
 
+# The constructor's default rules keep weight decay off the 1-D tensors (norms, biases,
+# LayerScale gammas), the tokens and the position embeddings: they are to match the
+# teacher's, not shrink towards 0. No layer-wise lr decay here (no decay_rate).
 optim_wrapper = dict(type='AmpOptimWrapper', dtype='bfloat16',
                      optimizer=dict(type='AdamW', lr=1e-4, betas=(0.9, 0.999), weight_decay=0.05),
-                     clip_grad=dict(max_norm=1.0))
+                     constructor='ViTLayerDecayOptimizerConstructor', clip_grad=dict(max_norm=1.0))
 default_hooks = dict(
     timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=50, log_metric_by_epoch=False),
@@ -40,5 +45,5 @@ default_hooks = dict(
     checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=2000, max_keep_ckpts=3),
     sampler_seed=dict(type='DistSamplerSeedHook'),
 )
-custom_hooks = [dict(type='BackboneExportHook')]
+custom_hooks = [dict(type='BackboneExportHook'), dict(type='EffectiveBatchHook')]
 log_processor = dict(by_epoch=False)

@@ -1,6 +1,8 @@
 """The training loops of the two alignment stages, by name in a config's `train_cfg`."""
 from collections import Counter
 
+import torch
+from mmengine.dist import all_reduce
 from mmengine.model import is_model_wrapper
 from mmengine.runner import IterBasedTrainLoop
 from mmseg.registry import LOOPS
@@ -14,9 +16,12 @@ class AlignmentLoop(IterBasedTrainLoop):
 
     Before training it checks that the config's model is this stage's and logs which
     parameters train, so a mis-set config shows at once rather than after a day of GPU time.
+    While training it keeps the running total of unreadable images skipped, over all
+    processes, as the logged scalar `skipped_images` (resumed with the message hub).
     """
 
     model_type = None
+    skipped_key = 'train/skipped_images'
 
     def run(self):
         model = self.runner.model.module if is_model_wrapper(self.runner.model) else self.runner.model
@@ -30,6 +35,15 @@ class AlignmentLoop(IterBasedTrainLoop):
             f'{type(self).__name__}: training {sum(n for _, n in trained):,} of {total:,} parameters '
             f'(teacher frozen); by module: {dict(groups)}')
         return super().run()
+
+    def run_iter(self, data_batch: dict) -> None:
+        skipped = torch.tensor(float(sum(sample.metainfo.get('num_skipped', 0)
+                                         for sample in data_batch['data_samples'])))
+        all_reduce(skipped)
+        hub = self.runner.message_hub
+        total = hub.log_scalars[self.skipped_key].current() if self.skipped_key in hub.log_scalars else 0
+        hub.update_scalar(self.skipped_key, total + skipped.item())
+        super().run_iter(data_batch)
 
 
 @LOOPS.register_module()

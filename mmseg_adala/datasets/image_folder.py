@@ -15,6 +15,13 @@ recursively. A pipeline in the style of DINOv2's training crops::
         dataset=dict(type='UnlabeledImageFolder', data_root='data/coco/train2017',
                      pipeline=train_pipeline))
 
+ImageNet-22K has no validation split: `held_out_every` holds out a slice of the training
+folder, every n-th image of the sorted list, so that it spans all classes::
+
+    train_dataloader = dict(dataset=dict(data_root='data/imagenet22k/train', held_out_every=10000))
+    val_dataloader = dict(dataset=dict(data_root='data/imagenet22k/train', held_out_every=10000,
+                                       held_out=True, test_mode=True))
+
 Images stay BGR uint8 here: DINOv2's normalisation (mean 123.675, 116.28, 103.53; std 58.395,
 57.12, 57.375; bgr_to_rgb=True) is the job of the model's data preprocessor, as in any
 mmseg config.
@@ -29,9 +36,8 @@ from .transforms import LoadImageOrSkip
 
 IMG_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.webp')
 
-_SET_ROOT = ('Set train_dataloader.dataset.data_root (and data_prefix.img_path, if you use it) '
-             "to a folder of images, such as COCO's train2017/ or the ImageNet-22K root that "
-             'holds the class folders.')
+_SET_ROOT = ('Set {key}.data_root (and data_prefix.img_path, if you use it) to a folder of images, '
+             "such as COCO's train2017/ or the ImageNet-22K root that holds the class folders.")
 
 
 @DATASETS.register_module()
@@ -44,8 +50,12 @@ class UnlabeledImageFolder(BaseDataset):
     every process and every run sees the same order. To skip the scan, write the list once
     into an ann_file.
 
-    Unreadable images are skipped: ``LoadImageOrSkip`` returns None for them and BaseDataset
-    then draws another random index, at most `max_refetch` times in a row.
+    In training, unreadable images are skipped: ``LoadImageOrSkip`` returns None for them and
+    BaseDataset then draws another random index, at most `max_refetch` times in a row; the
+    metainfo of each packed sample (``data_samples``) holds in ``num_skipped`` how many images
+    were skipped to get it, for the training loop's running total. In `test_mode`
+    (validation) nothing is substituted, since a metric over a random replacement would count
+    that image twice: an unreadable image is an error that names it.
 
     Args:
         data_root: the image folder (joined with ``data_prefix['img_path']`` if given).
@@ -57,15 +67,30 @@ class UnlabeledImageFolder(BaseDataset):
         max_refetch: how many other indices to try after a skipped sample before giving up.
             33 failures in a row happen by chance only if most images are broken, so the
             error then points at a bad folder sooner than BaseDataset's default of 1000.
+        held_out_every: hold out every n-th image of the list (the 1st, the n+1-th, ...), a
+            validation slice of a folder that has no validation split; 0 holds out nothing.
+        held_out: be the held-out images instead of the others.
+        test_mode: a validation or test set (see above); errors then name `val_dataloader`.
         **kwargs: other BaseDataset arguments (serialize_data, lazy_init, indices, ...).
     """
 
     def __init__(self, data_root: str, ann_file: str = '', pipeline: Sequence = (),
                  extensions: Sequence[str] = IMG_EXTENSIONS, max_refetch: int = 32,
+                 held_out_every: int = 0, held_out: bool = False, test_mode: bool = False,
                  **kwargs) -> None:
+        if held_out and held_out_every < 1:
+            raise ValueError(f'held_out=True needs held_out_every >= 1 (got {held_out_every}): '
+                             'which images are held out?')
         self.extensions = tuple(ext.lower() for ext in extensions)
+        self.held_out_every = held_out_every
+        self.held_out = held_out
         super().__init__(ann_file=ann_file, data_root=data_root, pipeline=list(pipeline),
-                         max_refetch=max_refetch, **kwargs)
+                         max_refetch=max_refetch, test_mode=test_mode, **kwargs)
+
+    @property
+    def config_key(self) -> str:
+        """Where this dataset is set in a config, for error messages."""
+        return 'val_dataloader.dataset' if self.test_mode else 'train_dataloader.dataset'
 
     @property
     def img_root(self) -> str:
@@ -90,20 +115,27 @@ class UnlabeledImageFolder(BaseDataset):
     def load_data_list(self) -> List[dict]:
         """List the images, raising an error that says what to fix if there are none."""
         root = self.img_root
+        set_root = _SET_ROOT.format(key=self.config_key)
         if not os.path.exists(root):
-            raise FileNotFoundError(f'Image folder {root!r} does not exist. {_SET_ROOT}')
+            raise FileNotFoundError(f'Image folder {root!r} does not exist. {set_root}')
         if not os.path.isdir(root):
-            raise ValueError(f'Image folder {root!r} is not a folder. {_SET_ROOT}')
+            raise ValueError(f'Image folder {root!r} is not a folder. {set_root}')
         root = os.path.abspath(root)
         paths = self._read_ann_file(root) if self.ann_file else self._scan(root)
         if not paths and self.ann_file:
             raise ValueError(f'Image list {self.ann_file!r} lists no images. Add image paths '
-                             "relative to data_root to it, or set train_dataloader.dataset."
+                             f"relative to data_root to it, or set {self.config_key}."
                              f"ann_file='' to scan {root!r}.")
         if not paths:
             raise ValueError(f'Found no {"/".join(self.extensions)} files under {root!r} '
-                             f'(searched recursively). {_SET_ROOT} Pass extensions=... for '
+                             f'(searched recursively). {set_root} Pass extensions=... for '
                              'other file types.')
+        if self.held_out_every:
+            paths = [path for i, path in enumerate(paths)
+                     if (i % self.held_out_every == 0) == self.held_out]
+            if not paths:
+                raise ValueError(f'Holding out every {self.held_out_every}th image of {root!r} '
+                                 'leaves no training images: raise held_out_every.')
         return [dict(img_path=path) for path in paths]
 
     def _scan(self, root: str) -> List[str]:
@@ -119,7 +151,7 @@ class UnlabeledImageFolder(BaseDataset):
         if not os.path.isfile(self.ann_file):
             raise FileNotFoundError(
                 f'Image list ann_file {self.ann_file!r} does not exist (a relative ann_file is '
-                'taken relative to data_root). Set train_dataloader.dataset.ann_file to a text '
+                f'taken relative to data_root). Set {self.config_key}.ann_file to a text '
                 "file of image paths relative to data_root, or to '' to scan data_root.")
         with open(self.ann_file, encoding='utf-8') as f:
             lines = (line.strip() for line in f)
@@ -127,15 +159,24 @@ class UnlabeledImageFolder(BaseDataset):
                     if line and not line.startswith('#')]
 
     def __getitem__(self, idx: int) -> dict:
-        """BaseDataset's, with a clear error when `max_refetch` skips in a row ran out."""
+        """BaseDataset's, with the skips it took and clear errors when images are unreadable."""
+        skipped = self.num_skipped
         try:
-            return super().__getitem__(idx)
+            data = super().__getitem__(idx)
         except Exception as err:
-            # BaseDataset raises a bare Exception only when the pipeline kept returning None.
-            if type(err) is not Exception or self.test_mode:
+            # BaseDataset raises a bare Exception only when the pipeline returned None: at
+            # once in test mode, after max_refetch random retries in training.
+            if type(err) is not Exception:
                 raise
+            if self.test_mode:
+                raise RuntimeError(
+                    f'Image {self.get_data_info(idx)["img_path"]!r} is unreadable (the warning '
+                    'above says why), and validation does not replace images: fix or delete it, '
+                    f'or leave it out of {self.config_key}.ann_file.') from err
             raise RuntimeError(
                 f'{self.max_refetch + 1} samples in a row from {self.img_root!r} were skipped '
                 f'({self.num_skipped} unreadable images so far in this process): most images '
                 'there seem broken. The warnings above name them; fix or delete them, or list '
                 'the good ones in an ann_file.') from err
+        data['data_samples'].set_metainfo(dict(num_skipped=self.num_skipped - skipped))
+        return data

@@ -90,6 +90,8 @@ def test_lazy_init_defers_the_scan(tmp_path):
     assert paths(dataset) == expected
 
 
+@pytest.mark.parametrize('test_mode, key', [(False, 'train_dataloader.dataset'),
+                                            (True, 'val_dataloader.dataset')])
 @pytest.mark.parametrize('case, error', [
     ('missing root', FileNotFoundError),
     ('root is a file', ValueError),
@@ -98,7 +100,7 @@ def test_lazy_init_defers_the_scan(tmp_path):
     ('missing ann_file', FileNotFoundError),
     ('empty ann_file', ValueError),
 ])
-def test_errors_name_the_path_and_the_setting(tmp_path, case, error):
+def test_errors_name_the_path_and_the_setting(tmp_path, case, error, test_mode, key):
     root, kwargs = tmp_path / 'images', {}
     root.mkdir()
     if case == 'missing root':
@@ -115,11 +117,50 @@ def test_errors_name_the_path_and_the_setting(tmp_path, case, error):
         (tmp_path / 'list.txt').write_text('# nothing yet\n')
         kwargs = dict(ann_file=str(tmp_path / 'list.txt'))
     with pytest.raises(error) as info:
-        UnlabeledImageFolder(data_root=str(root), **kwargs)
+        UnlabeledImageFolder(data_root=str(root), test_mode=test_mode, **kwargs)
     path = kwargs.get('ann_file', str(root))
     assert path in str(info.value)
-    assert ('train_dataloader.dataset.ann_file' if 'ann_file' in case else
-            'train_dataloader.dataset.data_root') in str(info.value)
+    assert key + ('.ann_file' if 'ann_file' in case else '.data_root') in str(info.value)
+
+
+@pytest.mark.parametrize('every', [2, 3, 7])
+def test_held_out_slice_does_not_overlap_training(tmp_path, every):
+    names = [f'n0{i % 3}/{i:02d}.JPEG' for i in range(20)]
+    everything = touch(tmp_path, *names)
+    train = paths(UnlabeledImageFolder(data_root=str(tmp_path), held_out_every=every))
+    held_out = paths(UnlabeledImageFolder(data_root=str(tmp_path), held_out_every=every, held_out=True))
+    assert held_out == everything[::every]
+    assert not set(train) & set(held_out)
+    assert sorted(train + held_out) == everything
+    assert {path.split('/')[-2] for path in held_out} == {'n00', 'n01', 'n02'}  # every class
+
+
+def test_held_out_needs_a_slice(tmp_path):
+    touch(tmp_path, 'a.jpg')
+    with pytest.raises(ValueError, match='held_out_every'):
+        UnlabeledImageFolder(data_root=str(tmp_path), held_out=True)
+    with pytest.raises(ValueError, match='no training images'):
+        UnlabeledImageFolder(data_root=str(tmp_path), held_out_every=1)
+
+
+def test_validation_never_replaces_an_unreadable_image(tmp_path, warnings_log):
+    good = [write_image(tmp_path / f'{name}.jpg', 40, 50) for name in 'ac']
+    (tmp_path / 'b.jpg').write_bytes(b'not an image')
+    dataset = UnlabeledImageFolder(data_root=str(tmp_path), pipeline=PIPELINE, test_mode=True)
+    assert [dataset[i]['data_samples'].img_path for i in (0, 2)] == good
+    with pytest.raises(RuntimeError, match='validation does not replace images') as info:
+        dataset[1]
+    assert str(tmp_path / 'b.jpg') in str(info.value)
+    assert dataset.num_skipped == 1
+
+
+def test_each_training_sample_carries_its_skips(tmp_path, warnings_log):
+    write_image(tmp_path / 'a.jpg', 40, 50)
+    (tmp_path / 'b.jpg').write_bytes(b'not an image')
+    dataset = UnlabeledImageFolder(data_root=str(tmp_path), pipeline=PIPELINE)
+    assert dataset[0]['data_samples'].num_skipped == 0
+    # b.jpg is skipped, then random draws until a.jpg: every skip on the way is counted.
+    assert dataset[1]['data_samples'].num_skipped == dataset.num_skipped >= 1
 
 
 def test_unreadable_images_are_skipped_counted_and_logged(tmp_path, warnings_log):

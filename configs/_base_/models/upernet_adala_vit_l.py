@@ -14,8 +14,10 @@ model = dict(
         type='UPerHead', in_channels=[1024] * 4, in_index=[0, 1, 2, 3], pool_scales=(1, 2, 3, 6),
         channels=512, dropout_ratio=0.1, num_classes=150, norm_cfg=norm_cfg, align_corners=False,
         loss_decode=dict(type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0)),
+    # The auxiliary FCN head on the last block, as MMSeg's ViT UperNet
+    # (_base_/models/upernet_vit-b16_ln_mln.py: in_index=3 of out_indices (2, 5, 8, 11)).
     auxiliary_head=dict(
-        type='FCNHead', in_channels=1024, in_index=2, channels=256, num_convs=1, concat_input=False,
+        type='FCNHead', in_channels=1024, in_index=3, channels=256, num_convs=1, concat_input=False,
         dropout_ratio=0.1, num_classes=150, norm_cfg=norm_cfg, align_corners=False,
         loss_decode=dict(type='CrossEntropyLoss', use_sigmoid=False, loss_weight=0.4)),
     train_cfg=dict(),
