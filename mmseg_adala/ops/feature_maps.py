@@ -85,9 +85,10 @@ class HedgehogFeatureMap(nn.Module):
         self.bias = nn.Parameter(torch.zeros(num_heads, 1, head_dim)) if bias else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = torch.matmul(x, self.weight)  # (B, H, N, d) @ (H, d, d), broadcast over B
+        # In x's dtype: linear_attention maps float32 q, k even when the model is in bf16.
+        x = torch.matmul(x, self.weight.to(x.dtype))  # (B, H, N, d) @ (H, d, d), broadcast over B
         if self.bias is not None:
-            x = x + self.bias
+            x = x + self.bias.to(x.dtype)
         return torch.cat([x.softmax(dim=-1), (-x).softmax(dim=-1)], dim=-1)
 
 

@@ -34,11 +34,12 @@ def linear_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
                      eps: float = 1e-6) -> torch.Tensor:
     """Linear attention in O(N dk dv) time and O(N d) memory (no N x N matrix).
 
-    The statistics mean_j phi(k_j) v_j^T and mean_j phi(k_j) are accumulated in float32 even
-    for fp16/bf16 inputs and under ``torch.autocast`` (which is disabled inside): in half
-    precision they overflow or lose the small contributions of most tokens, giving
-    inf/NaN outputs at high resolution. The normaliser rides as an extra column of K^T V, so
-    one matmul gives numerator and denominator.
+    phi and the statistics mean_j phi(k_j) v_j^T and mean_j phi(k_j) are computed in float32
+    even for fp16/bf16 inputs and under ``torch.autocast`` (which is disabled inside): in half
+    precision the sums overflow or lose the small contributions of most tokens, giving
+    inf/NaN outputs at high resolution, and phi loses its small values (ELU + 1's negative
+    tail, the softmaxes of Hedgehog) to bf16's 8-bit mantissa. The normaliser rides as an
+    extra column of K^T V, so one matmul gives numerator and denominator.
 
     Without autograd (inference) the tokens go through in chunks: phi, the statistics and the
     output of one chunk at a time, written straight into (B, N, H, dv) memory, so the caller's
@@ -49,8 +50,8 @@ def linear_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
         q: queries, (B, H, N, dk); already feature-mapped (non-negative) if no `feature_map`.
         k: keys, (B, H, M, dk); likewise.
         v: values, (B, H, M, dv).
-        feature_map: phi, applied token by token (every map in ``feature_maps`` is); run in the
-            caller's autocast context.
+        feature_map: phi, applied token by token (every map in ``feature_maps`` is); run on q
+            and k cast to float32 (float64 for float64 v), with autocast off.
         eps: added to the mean-normalised denominator (equivalent to eps * M in the sum form).
 
     Returns:
@@ -61,7 +62,7 @@ def linear_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
     if isinstance(feature_map, torch.nn.Module):
         trainable += [p for p in feature_map.parameters() if p.requires_grad]
     if torch.is_grad_enabled() and trainable:
-        return _linear_attention_autograd(phi(q), phi(k), v, eps)
+        return _linear_attention_autograd(q, k, v, phi, eps)
     return _linear_attention_chunked(q, k, v, phi, eps)
 
 
@@ -69,12 +70,13 @@ def _identity(x: torch.Tensor) -> torch.Tensor:
     return x
 
 
-def _linear_attention_autograd(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, eps: float) -> torch.Tensor:
-    """The whole-sequence form on feature-mapped q, k, for autograd."""
+def _linear_attention_autograd(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
+                               phi: Callable[[torch.Tensor], torch.Tensor], eps: float) -> torch.Tensor:
+    """The whole-sequence form, for autograd."""
     acc = _accumulation_dtype(v.dtype)
     dv = v.shape[-1]
     with torch.autocast(q.device.type, enabled=False):
-        q, k, v_acc = q.to(acc), k.to(acc), v.to(acc)
+        q, k, v_acc = phi(q.to(acc)), phi(k.to(acc)), v.to(acc)
         kv = torch.matmul(k.transpose(-2, -1), v_acc)  # (B, H, dk, dv)
         kvz = torch.cat([kv, k.sum(dim=-2).unsqueeze(-1)], dim=-1) / k.shape[-2]  # (B, H, dk, dv + 1)
         num_den = torch.matmul(q, kvz)  # (B, H, N, dv + 1)
@@ -91,9 +93,8 @@ def _linear_attention_chunked(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
     chunk = max(1, CHUNK_BYTES.get(q.device.type, DEFAULT_CHUNK_BYTES) // row_bytes)
     kvz = None  # (B, H, dk_phi, dv + 1): sum_j phi(k_j) [v_j, 1]; dk_phi is phi's output width
     for start in range(0, M, chunk):
-        k_chunk = phi(k[:, :, start:start + chunk])
         with torch.autocast(q.device.type, enabled=False):
-            k_chunk, v_chunk = k_chunk.to(acc), v[:, :, start:start + chunk].to(acc)
+            k_chunk, v_chunk = phi(k[:, :, start:start + chunk].to(acc)), v[:, :, start:start + chunk].to(acc)
             if kvz is None:
                 kvz = k_chunk.new_zeros(B, H, k_chunk.shape[-1], dv + 1)
             kvz[..., :dv].add_(torch.matmul(k_chunk.transpose(-2, -1), v_chunk))
@@ -101,9 +102,8 @@ def _linear_attention_chunked(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
     kvz /= M
     out = torch.empty(B, N, H, dv, dtype=v.dtype, device=v.device).transpose(1, 2)
     for start in range(0, N, chunk):
-        q_chunk = phi(q[:, :, start:start + chunk])
         with torch.autocast(q.device.type, enabled=False):
-            num_den = torch.matmul(q_chunk.to(acc), kvz)  # (B, H, chunk, dv + 1)
+            num_den = torch.matmul(phi(q[:, :, start:start + chunk].to(acc)), kvz)  # (B, H, chunk, dv + 1)
             torch.div(num_den[..., :dv], num_den[..., dv:] + eps, out=out[:, :, start:start + chunk])
     return out
 

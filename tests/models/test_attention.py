@@ -30,6 +30,19 @@ def test_linear_equals_naive_reference(feature_map):
     torch.testing.assert_close(ours(x), expected, atol=1e-5, rtol=1e-4)
 
 
+@pytest.mark.parametrize('feature_map', ['elu', 'hedgehog'])
+def test_bf16_autocast_maps_queries_and_keys_in_float32(feature_map):
+    """Mixed-precision training: the projections run in bf16, the feature map in float32."""
+    attn = AdaLAAttention(32, num_heads=4, attn_type='linear', feature_map=feature_map)
+    dtypes = []
+    attn.feature_map.register_forward_hook(lambda _, args, out: dtypes.append((args[0].dtype, out.dtype)))
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        out = attn(torch.randn(2, 10, 32))
+    out.float().sum().backward()
+    assert out.dtype == torch.bfloat16 and attn.qkv.weight.grad is not None
+    assert dtypes == [(torch.float32, torch.float32)] * 2  # q, then k
+
+
 def test_zero_init_local_concentration_changes_nothing():
     plain = AdaLAAttention(32, num_heads=4, attn_type='linear').eval()
     with_lcm = AdaLAAttention.from_timm(plain, attn_type='linear', local_concentration=True).eval()

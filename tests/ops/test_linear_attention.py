@@ -1,3 +1,4 @@
+import copy
 import importlib
 
 import pytest
@@ -159,6 +160,34 @@ def test_chunked_inference_allocates_little_more_than_its_output(monkeypatch):
     output_bytes = q.numel() * 4
     with torch.no_grad():
         chunked = peak_cpu_memory(linear_attention, q, k, v, fmap)
-        whole = peak_cpu_memory(lambda: module._linear_attention_autograd(fmap(q), fmap(k), v, 1e-6))
+        whole = peak_cpu_memory(lambda: module._linear_attention_autograd(q, k, v, fmap, 1e-6))
     assert chunked < 1.2 * output_bytes
     assert whole > 3 * output_bytes  # phi(q), phi(k), numerator and output, all at full size
+
+
+@pytest.mark.parametrize('name', sorted(FEATURE_MAPS))
+@pytest.mark.parametrize('path', ['chunked inference', 'autograd'])
+def test_feature_map_is_float32_under_bf16_autocast(monkeypatch, name, path):
+    """Under bf16 autocast the projections hand over bf16 q, k; phi must still be float32-accurate
+    (ELU + 1's tail exp(x), Hedgehog's matmul and softmaxes), like the statistics it feeds."""
+    module = importlib.import_module('mmseg_adala.ops.linear_attention')
+    monkeypatch.setitem(module.CHUNK_BYTES, 'cpu', 5 * B * H * D * 4)  # several chunks of 5 tokens
+    g = torch.Generator().manual_seed(0)
+    q, k = (3 * torch.randn(B, H, n, D, generator=g).bfloat16() for n in (N, M))
+    v = torch.randn(B, H, M, D, generator=g).bfloat16()
+    fmap = build_feature_map(name, H, D)
+    if name == 'hedgehog':  # a trained-looking map: the matmul then matters
+        with torch.no_grad():
+            fmap.weight.add_(torch.randn(H, D, D, generator=g) / D)
+    reference = copy.deepcopy(fmap).double()
+    calls = []
+    fmap.register_forward_hook(lambda _, args, out: calls.append((args[0], out)))
+    with torch.autocast('cpu', dtype=torch.bfloat16), torch.set_grad_enabled(path == 'autograd'):
+        out = linear_attention(*(t.requires_grad_(path == 'autograd') for t in (q, k, v)), feature_map=fmap)
+    assert out.dtype == torch.bfloat16
+    assert sum(x.shape[-2] for x, _ in calls) == N + M and len(calls) == (2 if path == 'autograd' else 7 + 5)
+    for x, phi_x in calls:
+        assert x.dtype == phi_x.dtype == torch.float32
+        # atol: ELU + 1 in autograd keeps float32's absolute, not relative, precision near 0
+        torch.testing.assert_close(phi_x.double(), reference(x.double()), rtol=1e-5,
+                                   atol=torch.finfo(torch.float32).eps)

@@ -1,10 +1,12 @@
-"""tools/infer.py: whole high-resolution images in one forward, slide mode, failures, a reference.
+"""tools/infer.py: whole high-resolution images in one forward, scales, slide mode, failures, a
+reference, and the checks that stop a run before any work.
 
 The 2048x2048 run goes through a subprocess, exactly as users run the tool; the other tests
 call the tool in-process (an interpreter start with mmseg costs ~10 s) and look inside the
 model where they need to (forward shapes, equality with `mmseg.apis.inference_model`).
 """
 import importlib.util
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -61,7 +63,7 @@ def test_whole_2048_image_and_a_corrupt_file(tmp_path):
     write_synthetic_image(images / 'big.jpg', size=(2048, 2048))
     (images / 'broken.png').write_bytes(b'not an image at all')
 
-    result = run_tool(*RANDOM_WEIGHTS, images, '--out-dir', out, '--mode', 'whole', *CPU)
+    result = run_tool(*RANDOM_WEIGHTS, images, '--out-dir', out, '--mode', 'whole', '--scale', 'native', *CPU)
 
     assert result.returncode != 0
     assert 'broken.png' in result.stderr
@@ -74,15 +76,21 @@ def test_whole_2048_image_and_a_corrupt_file(tmp_path):
     assert not list(out.glob('broken*'))
 
 
-def test_whole_mode_is_one_forward_of_the_unresized_image(tool, tmp_path, backbone_inputs):
-    """The config's test pipeline resizes to 128: the tool must bypass it and not tile.
-    Height 200 is no multiple of the patch size 14: the backbone pads by itself."""
+@pytest.mark.parametrize('scale, forward_size', [
+    ([], (85, 128)),  # the config's Resize(scale=(128, 128), keep_ratio=True): 300 -> 128
+    (['--scale', 'native'], (200, 300)),  # 200 is no multiple of the patch size 14: the backbone pads
+    (['--scale', '150x100'], (100, 150)),  # long side <= 150, short side <= 100
+])
+def test_whole_mode_is_one_forward_at_the_scale_and_outputs_at_the_image_size(
+        tool, tmp_path, backbone_inputs, scale, forward_size):
     write_synthetic_image(tmp_path / 'image.jpg', size=(200, 300))
+    out = tmp_path / 'out'
 
-    assert tool.main([*RANDOM_WEIGHTS, str(tmp_path), '--out-dir', str(tmp_path / 'out'), *CPU]) == 0
+    assert tool.main([*RANDOM_WEIGHTS, str(tmp_path / 'image.jpg'), '--out-dir', str(out), *scale, *CPU]) == 0
 
-    assert backbone_inputs == [(1, 3, 200, 300)]
-    assert read(tmp_path / 'out' / 'image_labels.png').shape == (200, 300)
+    assert backbone_inputs == [(1, 3, *forward_size)]
+    assert read(out / 'image_labels.png').shape == (200, 300)
+    assert read(out / 'image_mask.png').shape == read(out / 'image_overlay.jpg').shape == (200, 300, 3)
 
 
 def test_slide_mode_tiles_and_keeps_height_and_width(tool, tmp_path, capsys, backbone_inputs):
@@ -91,7 +99,8 @@ def test_slide_mode_tiles_and_keeps_height_and_width(tool, tmp_path, capsys, bac
     out = tmp_path / 'out'
 
     status = tool.main([*RANDOM_WEIGHTS, str(tmp_path / '*.jpg'), str(tmp_path / 'wide.jpg'), '--out-dir',
-                        str(out), '--mode', 'slide', '--crop-size', '112', '--stride', '100', *CPU])
+                        str(out), '--mode', 'slide', '--crop-size', '112', '--stride', '100',
+                        '--scale', 'native', *CPU])
 
     assert status == 0
     assert '1 images done, 0 failed' in capsys.readouterr().out
@@ -102,21 +111,74 @@ def test_slide_mode_tiles_and_keeps_height_and_width(tool, tmp_path, capsys, bac
     assert set(np.unique(labels)) <= set(range(NUM_CLASSES))
 
 
-def test_no_images_is_a_clear_error(tool, tmp_path):
-    with pytest.raises(SystemExit, match='no images found in .*nothing_here'):
-        tool.find_images([str(tmp_path / 'nothing_here')])
+def test_inputs_that_match_no_image_stop_the_run_before_any_work(tool, tmp_path, backbone_inputs):
+    """A typo, an empty folder, a pattern without matches, a folder of our outputs: each is named."""
+    write_synthetic_image(tmp_path / 'good.jpg', size=(64, 64))
+    (tmp_path / 'empty').mkdir()
+    (tmp_path / 'done').mkdir()
+    cv2.imwrite(str(tmp_path / 'done' / 'good_labels.png'), np.zeros((8, 8), np.uint8))
+    bad = [tmp_path / 'typo.jpg', tmp_path / 'empty', tmp_path / 'nomatch*.png', tmp_path / 'done']
+    out = tmp_path / 'out'
+
+    with pytest.raises(SystemExit) as info:
+        tool.main([*RANDOM_WEIGHTS, str(tmp_path / 'good.jpg'), *map(str, bad), '--out-dir', str(out), *CPU])
+
+    message = str(info.value.code)  # a message as the code: Python prints it and exits with status 1
+    assert message.startswith('error: ') and all(str(path) in message for path in bad)
+    assert 'typo.jpg: no such file or folder' in message
+    assert 'done: folder without images (.bmp' in message and 'other than outputs of this tool' in message
+    assert backbone_inputs == [] and not out.exists()
+
+
+def test_an_input_named_like_an_output_is_never_overwritten(tool, tmp_path, backbone_inputs):
+    """In place, `scene.jpg`'s overlay would replace the user's `scene_overlay.jpg`: refused."""
+    write_synthetic_image(tmp_path / 'scene.jpg', size=(64, 64))
+    write_synthetic_image(tmp_path / 'scene_overlay.jpg', size=(64, 64), seed=1)
+    photo = (tmp_path / 'scene_overlay.jpg').read_bytes()
+
+    with pytest.raises(SystemExit, match=r'(?s)scene_overlay.jpg \(output of scene.jpg\).*--out-dir'):
+        tool.main([*RANDOM_WEIGHTS, str(tmp_path), '--out-dir', str(tmp_path), *CPU])
+
+    assert (tmp_path / 'scene_overlay.jpg').read_bytes() == photo
+    assert backbone_inputs == [] and sorted(p.name for p in tmp_path.iterdir()) == ['scene.jpg',
+                                                                                    'scene_overlay.jpg']
+
+
+def test_outputs_of_an_earlier_run_are_skipped_as_inputs(tool, tmp_path, capsys, backbone_inputs):
+    photos, out = tmp_path / 'photos', tmp_path / 'out'
+    write_synthetic_image(photos / 'scene.jpg', size=(64, 64))
+    assert tool.main([*RANDOM_WEIGHTS, str(photos / 'scene.jpg'), '--out-dir', str(photos), *CPU]) == 0
+    capsys.readouterr()
+
+    assert tool.main([*RANDOM_WEIGHTS, str(photos), '--out-dir', str(out), *CPU]) == 0
+
+    assert len(backbone_inputs) == 2  # one forward per run: scene.jpg only
+    assert sorted(p.name for p in out.iterdir()) == ['scene_labels.png', 'scene_mask.png', 'scene_overlay.jpg']
+    assert 'skipped 3 files named like outputs of this tool' in capsys.readouterr().out
+
+
+@pytest.mark.skipif(not os.path.isdir('/sys'), reason='needs a folder that even root cannot write: sysfs')
+def test_an_unwritable_out_dir_stops_the_run_before_any_work(tool, tmp_path, backbone_inputs):
+    """sysfs refuses new files to everyone, root included (who passes any chmod-based check)."""
+    write_synthetic_image(tmp_path / 'image.jpg', size=(64, 64))
+
+    with pytest.raises(SystemExit, match='cannot write to --out-dir /sys: '):
+        tool.main([*RANDOM_WEIGHTS, str(tmp_path / 'image.jpg'), '--out-dir', '/sys', *CPU])
+
+    assert backbone_inputs == []
 
 
 def test_labels_equal_mmseg_inference_model(tool, tmp_path):
-    """Against MMSeg's own API on the config unchanged: at 96x128 the config's Resize to
-    (128, 128) keeps the size, so both must give the same map; the mask uses the checkpoint's palette."""
+    """Against MMSeg's own API on the config unchanged: by default the tool resizes as the
+    config's test pipeline does (here 200x300 -> 85x128) and maps back to 200x300, so both must
+    give the same map; the mask uses the checkpoint's palette."""
     torch.manual_seed(0)
     model = init_model(CONFIG, device='cpu')
     meta = synthetic_metainfo(NUM_CLASSES)
     checkpoint = tmp_path / 'segmentor.pth'
     save_checkpoint(dict(state_dict=model.state_dict(), meta=dict(dataset_meta=meta)), str(checkpoint))
     image = tmp_path / 'image.jpg'
-    write_synthetic_image(image, size=(96, 128), seed=1)
+    write_synthetic_image(image, size=(200, 300), seed=1)
     out = tmp_path / 'out'
 
     assert tool.main([CONFIG, str(checkpoint), str(image), '--out-dir', str(out), *CPU]) == 0
