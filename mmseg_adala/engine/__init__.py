@@ -1,4 +1,6 @@
-"""Training machinery of stage 3 (segmentation fine-tuning)."""
+"""Training machinery: stage 3's optimiser, and what makes runs of every stage safe to kill and resume."""
+from .atomic_file import AtomicLocalBackend, atomic_write
 from .layer_decay_optim import ViTLayerDecayOptimizerConstructor
+from .random_state_hook import RandomStateHook
 
-__all__ = ['ViTLayerDecayOptimizerConstructor']
+__all__ = ['AtomicLocalBackend', 'RandomStateHook', 'ViTLayerDecayOptimizerConstructor', 'atomic_write']

@@ -9,7 +9,10 @@ from mmengine.config import Config
 
 def load_run_config(config: str, launcher: str = 'none', work_dir: Optional[str] = None,
                     cfg_options: Optional[dict] = None) -> Config:
-    """The config with command-line overrides, its work_dir (default work_dirs/<name>) and launcher."""
+    """The config with command-line overrides, its work_dir (default work_dirs/<name>) and launcher.
+
+    Checkpoints are made resumable (`resumable_checkpoints`).
+    """
     cfg = Config.fromfile(config)
     cfg.launcher = launcher
     if cfg_options:
@@ -18,7 +21,23 @@ def load_run_config(config: str, launcher: str = 'none', work_dir: Optional[str]
         './work_dirs', osp.splitext(osp.basename(config))[0])
     if launcher != 'none' and not torch.cuda.is_available():
         use_cpu_process_group(cfg)
+    resumable_checkpoints(cfg)
     return cfg
+
+
+def resumable_checkpoints(cfg: Config) -> None:
+    """Checkpoints written atomically (`AtomicLocalBackend`) and holding the random state (`RandomStateHook`).
+
+    Applied to every config our tools run, whatever its stage: a run may be killed at any
+    moment and resumed exactly. Checkpoints going to another backend (`backend_args` or
+    `file_client_args` set, e.g. petrel) are left to it.
+    """
+    checkpoint = (cfg.get('default_hooks') or {}).get('checkpoint')
+    if checkpoint is not None and not checkpoint.get('backend_args') and not checkpoint.get('file_client_args'):
+        checkpoint['backend_args'] = dict(backend='atomic_local')
+    custom_hooks = list(cfg.get('custom_hooks') or [])
+    if not any(isinstance(hook, dict) and hook.get('type') == 'RandomStateHook' for hook in custom_hooks):
+        cfg.custom_hooks = custom_hooks + [dict(type='RandomStateHook')]
 
 
 def use_cpu_process_group(cfg: Config) -> None:
