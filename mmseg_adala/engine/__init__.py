@@ -1,6 +1,8 @@
 """Training machinery: stage 3's optimiser, and what makes runs of every stage safe to kill and resume."""
 from .atomic_file import AtomicLocalBackend, atomic_write
+from .checkpoint_fit import CheckpointFitHook, CheckpointMismatchError, load_segmentor_checkpoint
 from .layer_decay_optim import ViTLayerDecayOptimizerConstructor
 from .random_state_hook import RandomStateHook
 
-__all__ = ['AtomicLocalBackend', 'RandomStateHook', 'ViTLayerDecayOptimizerConstructor', 'atomic_write']
+__all__ = ['AtomicLocalBackend', 'CheckpointFitHook', 'CheckpointMismatchError', 'RandomStateHook',
+           'ViTLayerDecayOptimizerConstructor', 'atomic_write', 'load_segmentor_checkpoint']
