@@ -3,12 +3,12 @@ import argparse
 import os
 import sys
 
-from mmengine.config import DictAction
 from mmengine.runner import Runner
 
 import mmseg_adala  # noqa: F401  (registers our modules)
 from mmseg_adala.engine.checkpoint_fit import CheckpointMismatchError
-from mmseg_adala.engine.run_config import load_run_config
+from mmseg_adala.engine.config_check import ConfigKeyError
+from mmseg_adala.engine.run_config import CfgOptionsAction, load_run_config
 
 
 def parse_args(argv=None):
@@ -21,7 +21,7 @@ def parse_args(argv=None):
     parser.add_argument('--show-dir', help='folder for painted predictions')
     parser.add_argument('--wait-time', type=float, default=2, help='seconds between shown images')
     parser.add_argument('--tta', action='store_true', help='test-time augmentation (config tta_model)')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction, help='override config settings')
+    parser.add_argument('--cfg-options', nargs='+', action=CfgOptionsAction, help='override config settings')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     args = parser.parse_args(argv)
@@ -42,7 +42,10 @@ def enable_visualization(cfg, args):
 
 def main(argv=None):
     args = parse_args(argv)
-    cfg = load_run_config(args.config, args.launcher, args.work_dir, args.cfg_options)
+    try:
+        cfg = load_run_config(args.config, args.launcher, args.work_dir, args.cfg_options)
+    except ConfigKeyError as error:
+        sys.exit(f'tools/test.py: {error}')
     cfg.load_from = args.checkpoint
     # mmengine loads with strict=False: refuse a checkpoint that leaves weights unset or set wrong.
     cfg.custom_hooks = [*cfg.custom_hooks, dict(type='CheckpointFitHook')]

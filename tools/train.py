@@ -3,12 +3,12 @@ import argparse
 import os
 import sys
 
-from mmengine.config import DictAction
 from mmengine.runner import Runner
 
 import mmseg_adala  # noqa: F401  (registers our modules; configs also pull it in via custom_imports)
+from mmseg_adala.engine.config_check import ConfigKeyError
 from mmseg_adala.engine.resume import ResumeError, refuse_to_overwrite, resume_checkpoint
-from mmseg_adala.engine.run_config import load_run_config
+from mmseg_adala.engine.run_config import CfgOptionsAction, load_run_config
 
 
 def parse_args(argv=None):
@@ -18,7 +18,7 @@ def parse_args(argv=None):
     parser.add_argument('--resume', nargs='?', const='auto', default=None,
                         help='resume from CHECKPOINT, or from the newest one in the work_dir that loads')
     parser.add_argument('--amp', action='store_true', help='mixed precision (CUDA only)')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+    parser.add_argument('--cfg-options', nargs='+', action=CfgOptionsAction,
                         help='override config settings, e.g. model.backbone.init_cfg.checkpoint=PATH')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none',
                         help='job launcher (torchrun: pytorch)')
@@ -39,7 +39,7 @@ def main(argv=None):
             if resume_from is not None:
                 cfg.resume = True
                 cfg.load_from = resume_from
-    except ResumeError as error:
+    except (ConfigKeyError, ResumeError) as error:
         sys.exit(f'tools/train.py: {error}')
     if args.amp:
         if cfg.optim_wrapper.get('type', 'OptimWrapper') != 'AmpOptimWrapper':
