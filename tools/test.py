@@ -1,15 +1,17 @@
 """Evaluate a checkpoint on a config's test set (MMSeg's tools/test.py, same flags)."""
 import argparse
 import os
+import sys
 
-from mmengine.config import DictAction
 from mmengine.runner import Runner
 
 import mmseg_adala  # noqa: F401  (registers our modules)
-from mmseg_adala.engine.run_config import load_run_config
+from mmseg_adala.engine.checkpoint_fit import CheckpointMismatchError
+from mmseg_adala.engine.config_check import ConfigKeyError
+from mmseg_adala.engine.run_config import CfgOptionsAction, load_run_config
 
 
-def parse_args():
+def parse_args(argv=None):
     parser = argparse.ArgumentParser(description='Test (and evaluate) a segmentor')
     parser.add_argument('config', help='config file path')
     parser.add_argument('checkpoint', help='checkpoint file')
@@ -19,10 +21,10 @@ def parse_args():
     parser.add_argument('--show-dir', help='folder for painted predictions')
     parser.add_argument('--wait-time', type=float, default=2, help='seconds between shown images')
     parser.add_argument('--tta', action='store_true', help='test-time augmentation (config tta_model)')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction, help='override config settings')
+    parser.add_argument('--cfg-options', nargs='+', action=CfgOptionsAction, help='override config settings')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
     return args
 
@@ -38,10 +40,15 @@ def enable_visualization(cfg, args):
         cfg.visualizer.save_dir = args.show_dir
 
 
-def main():
-    args = parse_args()
-    cfg = load_run_config(args.config, args.launcher, args.work_dir, args.cfg_options)
+def main(argv=None):
+    args = parse_args(argv)
+    try:
+        cfg = load_run_config(args.config, args.launcher, args.work_dir, args.cfg_options)
+    except ConfigKeyError as error:
+        sys.exit(f'tools/test.py: {error}')
     cfg.load_from = args.checkpoint
+    # mmengine loads with strict=False: refuse a checkpoint that leaves weights unset or set wrong.
+    cfg.custom_hooks = [*cfg.custom_hooks, dict(type='CheckpointFitHook')]
     if args.show or args.show_dir:
         enable_visualization(cfg, args)
     if args.tta:
@@ -51,7 +58,10 @@ def main():
     if args.out is not None:
         cfg.test_evaluator['output_dir'] = args.out
         cfg.test_evaluator['keep_results'] = True
-    Runner.from_cfg(cfg).test()
+    try:
+        return Runner.from_cfg(cfg).test()
+    except CheckpointMismatchError as error:
+        sys.exit(f'tools/test.py: {error}')
 
 
 if __name__ == '__main__':

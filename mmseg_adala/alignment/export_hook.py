@@ -7,6 +7,8 @@ from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 from mmseg.registry import HOOKS
 
+from ..engine.atomic_file import atomic_write
+
 
 @HOOKS.register_module()
 class BackboneExportHook(Hook):
@@ -14,6 +16,7 @@ class BackboneExportHook(Hook):
 
     Files in the work_dir: `backbone_iter_{N}.pth` with each checkpoint and `backbone_final.pth`
     after the last iteration; the next stage's config points its `init_cfg` at one of them.
+    Each is written atomically: a run killed mid-export leaves the previous file, never half a one.
     """
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
@@ -26,5 +29,6 @@ class BackboneExportHook(Hook):
     def _export(self, runner, filename: str) -> None:
         model = runner.model.module if is_model_wrapper(runner.model) else runner.model
         path = osp.join(runner.work_dir, filename)
-        torch.save(model.export_backbone(), path)
+        with atomic_write(path) as f:
+            torch.save(model.export_backbone(), f)
         runner.logger.info(f'exported the backbone to {path}')

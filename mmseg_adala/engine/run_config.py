@@ -4,21 +4,56 @@ from typing import Optional
 
 import torch
 import torch.distributed as dist
-from mmengine.config import Config
+from mmengine.config import Config, DictAction
+
+from .config_check import check_hook_arguments, check_option_keys
+
+
+class CfgOptionsAction(DictAction):
+    """mmengine's `--cfg-options KEY=VALUE ...` parser, with a usage error for a KEY without `=VALUE`."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        for option in values:
+            if '=' not in option:
+                parser.error(f'{option_string} takes KEY=VALUE pairs; {option!r} has no value '
+                             f'(e.g. {option}=VALUE)')
+        super().__call__(parser, namespace, values, option_string)
 
 
 def load_run_config(config: str, launcher: str = 'none', work_dir: Optional[str] = None,
                     cfg_options: Optional[dict] = None) -> Config:
-    """The config with command-line overrides, its work_dir (default work_dirs/<name>) and launcher."""
+    """The config with command-line overrides, its work_dir (default work_dirs/<name>) and launcher.
+
+    Overrides that nothing would read and hook arguments that do not exist raise
+    `ConfigKeyError` here, before any training; checkpoints are made resumable (`resumable_checkpoints`).
+    """
     cfg = Config.fromfile(config)
     cfg.launcher = launcher
     if cfg_options:
+        check_option_keys(cfg, cfg_options)
         cfg.merge_from_dict(cfg_options)
+    check_hook_arguments(cfg)
     cfg.work_dir = work_dir or cfg.get('work_dir') or osp.join(
         './work_dirs', osp.splitext(osp.basename(config))[0])
     if launcher != 'none' and not torch.cuda.is_available():
         use_cpu_process_group(cfg)
+    resumable_checkpoints(cfg)
     return cfg
+
+
+def resumable_checkpoints(cfg: Config) -> None:
+    """Checkpoints written atomically (`AtomicLocalBackend`) and holding the random state (`RandomStateHook`).
+
+    Applied to every config our tools run, whatever its stage: a run may be killed at any
+    moment and resumed exactly. Checkpoints going to another backend (`backend_args` or
+    `file_client_args` set, e.g. petrel) are left to it.
+    """
+    checkpoint = (cfg.get('default_hooks') or {}).get('checkpoint')
+    if checkpoint is not None and not checkpoint.get('backend_args') and not checkpoint.get('file_client_args'):
+        checkpoint['backend_args'] = dict(backend='atomic_local')
+    custom_hooks = list(cfg.get('custom_hooks') or [])
+    if not any(isinstance(hook, dict) and hook.get('type') == 'RandomStateHook' for hook in custom_hooks):
+        cfg.custom_hooks = custom_hooks + [dict(type='RandomStateHook')]
 
 
 def use_cpu_process_group(cfg: Config) -> None:

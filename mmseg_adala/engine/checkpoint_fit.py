@@ -1,0 +1,172 @@
+"""Evaluation refuses a checkpoint that does not fit the model, instead of scoring random weights.
+
+mmengine loads checkpoints with `strict=False`: a backbone export, a stage-1/2 checkpoint or
+a plain ViT state dict under a segmentor config print key warnings, leave the model partly
+at its random initialisation, and tools/test.py reports that model's mIoU. Softmax and
+linear attention have the same parameters, so a softmax checkpoint under a linear config
+loads without a single warning; the config saved in the checkpoint (`meta.cfg`) tells.
+"""
+import ast
+import inspect
+import re
+from collections import Counter
+from typing import Dict, List, Optional
+
+import torch.nn as nn
+from mmengine.hooks import Hook
+from mmengine.model import BaseTTAModel, is_model_wrapper
+from mmengine.runner import CheckpointLoader
+from mmengine.runner.checkpoint import load_state_dict
+from mmseg.registry import HOOKS, MODELS
+
+# Backbone settings that change what the same weights compute.
+ATTENTION_SETTINGS = ('attn_type', 'feature_map', 'attn_cfg')
+
+
+class CheckpointMismatchError(ValueError):
+    """The checkpoint does not fit the config's model: the message says how and the likely cause."""
+
+
+def _bare_model(model: nn.Module) -> nn.Module:
+    while is_model_wrapper(model) or isinstance(model, BaseTTAModel):
+        model = model.module
+    return model
+
+
+def _weights(checkpoint: dict) -> Dict:
+    """The checkpoint's state dict, without the `module.` prefix of a wrapped model (as mmengine loads it)."""
+    state = checkpoint.get('state_dict', checkpoint)
+    return {re.sub(r'^module\.', '', key): value for key, value in state.items()}
+
+
+def _summary(keys: List[str]) -> str:
+    modules = Counter(key.split('.')[0] for key in keys)
+    return (f'{len(keys)} keys ({", ".join(f"{m}.*: {n}" for m, n in modules.most_common())}), '
+            f'e.g. {", ".join(keys[:3])}')
+
+
+def _likely_cause(state: Dict, meta: dict) -> str:
+    if meta.get('stage') in ('attention_align', 'feature_align'):
+        return ('it is a stage-1/2 backbone export: a backbone, not a segmentor. Use it as '
+                'model.backbone.init_cfg.checkpoint, train stage 3 (tools/train.py) and evaluate that run\'s '
+                'iter_*.pth')
+    if any(key.startswith(('teacher.', 'student')) for key in state):
+        return ('it is a stage-1/2 training checkpoint: its backbone_*.pth export initialises stage 3 '
+                '(model.backbone.init_cfg.checkpoint); train stage 3 and evaluate that run\'s iter_*.pth')
+    if any(re.match(r'(vit\.)?(blocks\.|cls_token)', key) for key in state):
+        return ('it holds a ViT\'s weights (timm or DINOv2 layout), not a segmentor: they initialise the '
+                'backbone (model.backbone.init_cfg.checkpoint); train stage 3 and evaluate that run\'s iter_*.pth')
+    return ('it is a segmentor trained with another model config (model size, heads, number of classes): '
+            'evaluate it with the config it was trained with')
+
+
+def _literal(node: ast.AST):
+    """The value of a literal expression in which `dict(...)` calls count (mmengine's pretty_text uses them)."""
+    if isinstance(node, ast.Call) and getattr(node.func, 'id', None) == 'dict' and not node.args:
+        if any(kw.arg is None for kw in node.keywords):
+            raise ValueError('dict(**...) is not a literal')
+        return {kw.arg: _literal(kw.value) for kw in node.keywords}
+    if isinstance(node, (ast.List, ast.Tuple)):
+        items = [_literal(item) for item in node.elts]
+        return items if isinstance(node, ast.List) else tuple(items)
+    if isinstance(node, ast.Dict):
+        return {_literal(k): _literal(v) for k, v in zip(node.keys, node.values)}
+    return ast.literal_eval(node)
+
+
+def saved_model_cfg(checkpoint: dict) -> Optional[dict]:
+    """The `model` of the config a checkpoint was trained with, read without executing the text."""
+    text = checkpoint.get('meta', {}).get('cfg')
+    try:
+        for node in ast.parse(text).body:
+            if isinstance(node, ast.Assign) and [getattr(t, 'id', None) for t in node.targets] == ['model']:
+                return _literal(node.value)
+    except (TypeError, ValueError, SyntaxError):  # no config saved, or not one of literals
+        pass
+    return None
+
+
+def _attention(backbone: dict) -> Optional[dict]:
+    """The backbone's attention settings, defaults filled in from its class; None if not registered."""
+    known = isinstance(backbone, dict) and isinstance(backbone.get('type'), str)
+    backbone_cls = MODELS.get(backbone['type']) if known else None
+    if backbone_cls is None:
+        return None
+    defaults = inspect.signature(backbone_cls).parameters
+    settings = {key: backbone.get(key, defaults[key].default) for key in ATTENTION_SETTINGS if key in defaults}
+    if isinstance(settings.get('attn_type'), (list, tuple)):  # per layer; one kind for all equals its name
+        kinds = tuple(settings['attn_type'])
+        settings['attn_type'] = kinds[0] if len(set(kinds)) == 1 else kinds
+    if 'attn_cfg' in settings:
+        settings['attn_cfg'] = dict(settings['attn_cfg'] or {})
+    return dict(settings, type=backbone_cls.__name__)
+
+
+def attention_mismatch(checkpoint: dict, model_cfg: dict) -> Optional[str]:
+    """How the checkpoint's backbone attention differs from `model_cfg`'s, or None."""
+    while 'module' in model_cfg:  # a test-time augmentation wrapper
+        model_cfg = model_cfg['module']
+    saved = saved_model_cfg(checkpoint)
+    if saved is None:
+        return None
+    theirs, ours = _attention(saved.get('backbone')), _attention(model_cfg.get('backbone'))
+    if theirs is None or ours is None or theirs['type'] != ours['type']:
+        return None
+    differing = [f'{key}={theirs[key]!r} in the checkpoint\'s config, {ours[key]!r} in this one'
+                 for key in ATTENTION_SETTINGS if key in ours and theirs.get(key) != ours[key]]
+    return '; '.join(differing) or None
+
+
+def assert_checkpoint_fits(model: nn.Module, checkpoint: dict, filename: str,
+                           model_cfg: Optional[dict] = None) -> None:
+    """Raise `CheckpointMismatchError` unless `checkpoint` sets every weight of `model` and nothing else.
+
+    Args:
+        model: The model to evaluate (wrappers are looked through).
+        checkpoint: The loaded checkpoint (a `state_dict` entry, or a state dict).
+        filename: Its path, for the message.
+        model_cfg: The config's `model`: then the backbone's attention must also match the
+            checkpoint's saved config (they have the same parameters).
+    """
+    state = _weights(checkpoint)
+    expected = _bare_model(model).state_dict()
+    missing = [k for k in expected if k not in state and not k.endswith('num_batches_tracked')]
+    unexpected = [k for k in state if k not in expected]
+    resized = [f'{k} {tuple(v.shape)} vs the model\'s {tuple(expected[k].shape)}' for k, v in state.items()
+               if k in expected and hasattr(v, 'shape') and v.shape != expected[k].shape]
+    problems = []
+    if missing:
+        problems.append(f'missing (left at random initialisation): {_summary(missing)}')
+    if unexpected:
+        problems.append(f'unexpected (not in the model): {_summary(unexpected)}')
+    if resized:
+        problems.append(f'of another shape: {len(resized)} tensors, e.g. {", ".join(resized[:3])}')
+    if problems:
+        raise CheckpointMismatchError(
+            f'{filename} does not fit the config\'s {type(_bare_model(model)).__name__}:\n  '
+            + '\n  '.join(problems) + f'\nLikely cause: {_likely_cause(state, checkpoint.get("meta", {}))}.')
+    attention = attention_mismatch(checkpoint, model_cfg) if model_cfg is not None else None
+    if attention:
+        raise CheckpointMismatchError(
+            f'{filename} was trained with another attention than the config\'s ({attention}): the weights fit '
+            'but would compute something else. Evaluate it with the config it was trained with.')
+
+
+def load_segmentor_checkpoint(model: nn.Module, filename: str, model_cfg: Optional[dict] = None) -> dict:
+    """Load a checkpoint for evaluation or inference, refusing one that does not fit (see above).
+
+    For callers that build the model themselves, e.g. `mmseg.apis.init_model(config, None)`;
+    returns the checkpoint (its `meta` holds `dataset_meta`).
+    """
+    checkpoint = CheckpointLoader.load_checkpoint(filename, map_location='cpu')
+    assert_checkpoint_fits(model, checkpoint, filename, model_cfg)
+    load_state_dict(_bare_model(model), _weights(checkpoint), strict=True)
+    return checkpoint
+
+
+@HOOKS.register_module()
+class CheckpointFitHook(Hook):
+    """Applies `assert_checkpoint_fits` to the checkpoint the runner loads (tools/test.py adds it)."""
+
+    def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
+        assert_checkpoint_fits(runner.model, checkpoint, runner.cfg.get('load_from'), runner.cfg.model)
