@@ -39,7 +39,7 @@ from mmengine.dataset import Compose
 from mmengine.utils import ProgressBar
 from mmseg.apis import init_model
 
-import mmseg_adala  # noqa: F401  (registers our modules)
+from mmseg_adala.engine import load_segmentor_checkpoint
 
 IMAGE_SUFFIXES = {'.jpg', '.jpeg', '.png', '.webp', '.bmp', '.tif', '.tiff'}
 OUTPUT_SUFFIXES = ('_labels.png', '_mask.png', '_overlay.jpg')
@@ -185,8 +185,12 @@ def build_model(args: argparse.Namespace) -> Tuple[torch.nn.Module, Compose, Com
         cfg.model.test_cfg = dict(mode='whole')
     else:
         cfg.model.test_cfg = dict(mode='slide', crop_size=(args.crop_size,) * 2, stride=(args.stride,) * 2)
-    checkpoint = None if args.checkpoint.lower() == 'none' else args.checkpoint
-    model = init_model(cfg, checkpoint, device=args.device)
+    model = init_model(cfg, None, device=args.device)
+    if args.checkpoint.lower() != 'none':
+        # Strict: a checkpoint that does not fit the config (a stage export, another attention)
+        # is refused with its cause instead of segmenting with random weights.
+        checkpoint = load_segmentor_checkpoint(model, args.checkpoint, cfg.model)
+        model.dataset_meta = checkpoint.get('meta', {}).get('dataset_meta')
     return model, Compose([dict(type='LoadImageFromFile')]), Compose([*resize, dict(type='PackSegInputs')])
 
 

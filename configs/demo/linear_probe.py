@@ -17,7 +17,7 @@ model = dict(
     backbone=dict(arch='dinov2_vits14', vit_cfg={{_base_.demo_vit_cfg}}, img_size=112,
                   attn_type='linear', feature_map='elu', out_indices=(-1,), frozen_blocks='all',
                   drop_path_rate=0.0,
-                  init_cfg=dict(type='Pretrained', checkpoint='work_dirs/demo/stage2/backbone_final.pth')),
+                  init_cfg=dict(type='Pretrained', checkpoint='work_dirs/demo/seed0/stage2/backbone_final.pth')),
     decode_head=dict(in_channels=[64], in_index=[0], channels=64, num_classes=num_classes,
                      norm_cfg=norm_cfg))
 

@@ -12,7 +12,7 @@ train_dataloader = dict(batch_size=16, dataset=dict(data_root=f'{images}/trainin
 val_dataloader = dict(batch_size=16, dataset=dict(data_root=f'{images}/validation', pipeline=[
     dict(type='LoadImageOrSkip'),
     dict(type='PackSegInputs')]))
-max_iters = 400
+max_iters = 300
 train_cfg = dict(max_iters=max_iters, val_interval=max_iters)
-param_scheduler = [dict(type='CosineAnnealingLR', by_epoch=False, begin=0, end=max_iters, eta_min=1e-5)]
+param_scheduler = [dict(type='CosineAnnealingLR', by_epoch=False, begin=0, end=max_iters, eta_min=1e-6)]
 default_hooks = dict(logger=dict(interval=50), checkpoint=dict(interval=max_iters))

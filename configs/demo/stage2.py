@@ -8,6 +8,6 @@ model = dict(
     data_preprocessor={{_base_.data_preprocessor}},
     teacher={{_base_.model.teacher}},
     student=dict(attn_type='linear', feature_map='elu',
-                 init_cfg=dict(type='Pretrained', checkpoint='work_dirs/demo/stage1/backbone_final.pth')))
+                 init_cfg=dict(type='Pretrained', checkpoint='work_dirs/demo/seed0/stage1/backbone_final.pth')))
 train_cfg = dict(type='FeatureAlignLoop')
 optim_wrapper = dict(optimizer=dict(lr=3e-4))
