@@ -93,9 +93,10 @@ def run(config: str, work_dir: str, step: str, demo_start: float, options: dict,
     start = time.perf_counter()
     cfg = load_run_config(osp.join(DEMO, f'{config}.py'), work_dir=work_dir,
                           cfg_options=dict(options, randomness=dict(seed=seed)))
-    # The console shows the demo's own progress lines; each work_dir keeps the run's config,
-    # checkpoints, warnings and its logged scalars (vis_data/scalars.json).
-    cfg.log_level = 'WARNING'
+    # The console shows the demo's own progress lines (mmengine's would repeat the same notices
+    # in each of 30 runs); each work_dir keeps the run's config, checkpoints and logged scalars
+    # (vis_data/scalars.json).
+    cfg.log_level = 'ERROR'
     # mmengine keeps one visualizer per name for the whole process: one name per run, so
     # each run's scalars land in its own work_dir.
     cfg.visualizer.name = f'visualizer_{work_dir}'
