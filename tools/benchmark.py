@@ -1,3 +1,4 @@
+#!/usr/bin/env python
 """Speed and peak memory of AdaLAViT with softmax, linear or no attention, against image size.
 
     python tools/benchmark.py --arch dinov2_vits14 --sizes 518 1022 2044 --scope backbone

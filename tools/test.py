@@ -1,3 +1,4 @@
+#!/usr/bin/env python
 """Evaluate a checkpoint on a config's test set (MMSeg's tools/test.py, same flags)."""
 import argparse
 import os

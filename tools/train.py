@@ -1,3 +1,4 @@
+#!/usr/bin/env python
 """Train with a config: stage 1, stage 2 or stage 3 (MMSeg's tools/train.py, same flags)."""
 import argparse
 import os
