@@ -12,9 +12,12 @@ setup(
     long_description=open('README.md', encoding='utf-8').read(),
     long_description_content_type='text/markdown',
     packages=find_packages(include=['mmseg_adala', 'mmseg_adala.*']),
-    python_requires='>=3.9,<3.13',
+    # torch 2.12.1, the known-good version, has wheels for Python 3.10 and later (3.9: up to
+    # torch 2.8); 3.13 is untested with mmcv 2.1.0's build. tools/setup_env.sh checks the same range.
+    python_requires='>=3.10,<3.13',
     install_requires=[
-        'torch>=2.1,<2.14',  # mmcv 2.1.0 cannot build against torch>=2.14 (C++20 headers)
+        # torch.OutOfMemoryError is new in 2.5; mmcv 2.1.0 cannot build against torch>=2.14 (C++20 headers)
+        'torch>=2.5,<2.14',
         'torchvision',
         'mmcv==2.1.0',  # mmseg 1.2.2 asserts mmcv<2.2.0
         'mmengine==0.10.7',
