@@ -3,7 +3,22 @@
 The stack is pinned to versions that work together (see README, "Known-good versions");
 mmcv itself is built by tools/setup_env.sh because PyPI only has its source.
 """
+import os
+
 from setuptools import find_packages, setup
+from setuptools.command.build_py import build_py
+
+
+class BuildWithConfigs(build_py):
+    """Copies configs/ into the package as mmseg_adala/.mim/configs, OpenMMLab's layout for
+    shipped configs, so `python -m mmseg_adala.train adala_dinov2_l_ade20k.py` works from a
+    wheel. An editable install reads the clone's configs/ instead (mmseg_adala.engine.config_files)."""
+
+    def run(self):
+        super().run()
+        if not self.editable_mode:
+            self.copy_tree('configs', os.path.join(self.build_lib, 'mmseg_adala', '.mim', 'configs'))
+
 
 setup(
     name='mmseg-adala',
@@ -28,4 +43,5 @@ setup(
         'matplotlib',  # benchmark plots
     ],
     extras_require={'tests': ['pytest>=7']},
+    cmdclass={'build_py': BuildWithConfigs},
 )

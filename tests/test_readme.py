@@ -1,9 +1,10 @@
 """Every command in README.md's ```bash blocks runs as written from a clone.
 
-For each command line: a `make` target exists in the Makefile; a tool exists, is executable
-(shebang and run bit) where the line invokes it directly, and accepts every `--flag` the line
-uses (checked against its own `--help`, run the way the line runs it); every `configs/...`
-argument exists. The `--help` runs go in parallel: each is an interpreter start with mmseg.
+For each command line: a `make` target exists in the Makefile; a repository file exists, is
+executable (shebang and run bit) where the line invokes it directly; every command but make and
+the shell launchers (`python FILE`, `python -m MODULE`, `pip COMMAND`, `tools/X.py`) accepts every
+`--flag` the line uses, checked against its own `--help` run the way the line runs it; every
+config named exists. The `--help` runs go in parallel: each is an interpreter start with mmseg.
 """
 import os
 import os.path as osp
@@ -32,10 +33,22 @@ def bash_commands(markdown: str):
 
 
 def invocation(tokens):
-    """(how to start the tool, its path in the repository, its arguments) of a command line."""
+    """(how to start the tool, the repository file it runs or None, its arguments) of a command line.
+
+    `python FILE`, `python -m MODULE`, `pip COMMAND` and a repository file run directly.
+    """
+    if tokens[0] in ('python', 'python3') and tokens[1] == '-m':
+        return [sys.executable, '-m', tokens[2]], None, tokens[3:]
     if tokens[0] in ('python', 'python3'):
         return [sys.executable, tokens[1]], tokens[1], tokens[2:]
+    if tokens[0] == 'pip':
+        return [sys.executable, '-m', 'pip', tokens[1]], None, tokens[2:]
     return [tokens[0]], tokens[0], tokens[1:]
+
+
+def has_help(tokens):
+    """Whether the command takes `--help` (all but make and the shell launchers, which pass flags on)."""
+    return tokens[0] != 'make' and not tokens[0].endswith('.sh')
 
 
 README_COMMANDS = bash_commands(open(osp.join(REPO, 'README.md'), encoding='utf-8').read())
@@ -47,11 +60,11 @@ def test_readme_has_commands():
 
 @pytest.fixture(scope='module')
 def help_texts():
-    """`TOOL --help` of each python tool the README runs, started as the README starts it."""
+    """`--help` of each command the README runs, started as the README starts it, by start command."""
     # An activated venv puts its python first on PATH, which `#!/usr/bin/env python` finds.
     env = dict(os.environ, PATH=osp.dirname(sys.executable) + os.pathsep + os.environ.get('PATH', ''))
-    starts = {invocation(tokens)[0][-1]: invocation(tokens)[0]
-              for tokens in README_COMMANDS if invocation(tokens)[1].endswith('.py')}
+    starts = {' '.join(invocation(tokens)[0]): invocation(tokens)[0]
+              for tokens in README_COMMANDS if has_help(tokens)}
     running, texts = {}, {}
     for tool, start in starts.items():
         try:
@@ -73,16 +86,19 @@ def test_readme_command(tokens, help_texts):
         for target in tokens[1:]:
             assert re.search(rf'^{re.escape(target)}:', makefile, flags=re.M), f'no Makefile target {target!r}'
         return
-    start, tool, arguments = invocation(tokens)
-    path = osp.join(REPO, tool)
-    assert osp.isfile(path), f'{tool} does not exist'
-    if start == [tool]:
-        assert os.access(path, os.X_OK), f'{tool} is invoked directly but is not executable'
-        assert open(path, encoding='utf-8').readline().startswith('#!'), f'{tool} has no shebang'
+    start, path, arguments = invocation(tokens)
+    if path is not None:
+        assert osp.isfile(osp.join(REPO, path)), f'{path} does not exist'
+    if start == [path]:
+        assert os.access(osp.join(REPO, path), os.X_OK), f'{path} is invoked directly but is not executable'
+        assert open(osp.join(REPO, path), encoding='utf-8').readline().startswith('#!'), f'{path} has no shebang'
     for argument in arguments:
         if argument.startswith('configs/'):
             assert osp.isfile(osp.join(REPO, argument)), f'{argument} does not exist'
-    if tool.endswith('.py'):
+    if start[1:3] in (['-m', 'mmseg_adala.train'], ['-m', 'mmseg_adala.test']):  # a config by its name
+        assert osp.isfile(osp.join(REPO, 'configs', arguments[0])), f'no config {arguments[0]} in configs/'
+    if has_help(tokens):
+        help_text = help_texts[' '.join(start)]
         for flag in (argument for argument in arguments if argument.startswith('--')):
-            assert re.search(rf'(?<![\w-]){re.escape(flag)}(?![\w-])', help_texts[tool]), \
-                f'{tool} does not accept {flag}'
+            assert re.search(rf'(?<![\w-]){re.escape(flag)}(?![\w-])', help_text), \
+                f'{" ".join(start)} does not accept {flag}'
