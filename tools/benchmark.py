@@ -5,7 +5,7 @@
 
 Writes benchmark.md (the table, also printed), benchmark.json (raw numbers and settings) and
 benchmark.png (throughput and memory against size) into --out-dir. The measuring is in
-mmseg_adala/benchmark.py; this file only reads the command line.
+mmseg_adala/benchmark/; this file only reads the command line.
 """
 import argparse
 import json
