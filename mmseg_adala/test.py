@@ -1,10 +1,6 @@
-"""Evaluate a checkpoint on a config's test set (MMSeg's tools/test.py, same flags).
-
-    python -m mmseg_adala.test adala_dinov2_l_ade20k.py CHECKPOINT [--out DIR ...]
-
-CONFIG is a file or the name of a config shipped with the package (`find_config`);
-tools/test.py and the launchers run this module.
-"""
+"""Evaluate a checkpoint on a config's test set (MMSeg's tools/test.py, same flags), e.g.
+`python -m mmseg_adala.test adala_dinov2_l_ade20k.py CHECKPOINT --out DIR`, where CONFIG is a
+file or a shipped config's name. tools/test.py and the launchers run this module."""
 import argparse
 import os
 import os.path as osp

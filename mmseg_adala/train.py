@@ -13,8 +13,8 @@ import sys
 from mmengine.runner import Runner
 
 import mmseg_adala  # noqa: F401  (registers our modules; configs also pull it in via custom_imports)
-from mmseg_adala.engine.config_files import ConfigNotFoundError
 from mmseg_adala.engine.config_check import ConfigKeyError
+from mmseg_adala.engine.config_files import ConfigNotFoundError
 from mmseg_adala.engine.resume import ResumeError, refuse_to_overwrite, resume_checkpoint
 from mmseg_adala.engine.run_config import CfgOptionsAction, load_run_config
 
