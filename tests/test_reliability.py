@@ -5,7 +5,7 @@ the tiny stage-3 model (dropout and drop path on, a checkpoint and a validation 
 iterations); the tools run in-process (an interpreter start with mmseg costs ~10 s), except
 the run that is killed: a real process, dying half way through writing a checkpoint.
 """
-import importlib.util
+import importlib
 import io
 import os
 import os.path as osp
@@ -38,21 +38,16 @@ SOFTMAX_STAGE3 = osp.join(TINY_CONFIGS, 'softmax_upernet_synthetic_tiny.py')
 ITERS = 6
 
 
-def load_tool(name):
-    spec = importlib.util.spec_from_file_location(f'{name}_tool', osp.join(REPO, 'tools', f'{name}.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope='module')
 def train_tool():
-    return load_tool('train')
+    """What tools/train.py and `python -m mmseg_adala.train` run."""
+    return importlib.import_module('mmseg_adala.train')
 
 
 @pytest.fixture(scope='module')
 def test_tool():
-    return load_tool('test')
+    """What tools/test.py and `python -m mmseg_adala.test` run."""
+    return importlib.import_module('mmseg_adala.test')
 
 
 @pytest.fixture(scope='module')
@@ -265,7 +260,7 @@ def test_evaluation_refuses_a_checkpoint_that_does_not_fit(checkpoint, message, 
                 vit_state_dict=teacher_checkpoint, softmax_under_linear=softmax_checkpoint)[checkpoint]
     with pytest.raises(SystemExit) as refused:
         test_tool.main([STAGE3, path, '--work-dir', str(tmp_path), '--cfg-options', *data_options])
-    assert refused.value.code.startswith(f'tools/test.py: {path}')
+    assert refused.value.code.startswith(f'{osp.basename(sys.argv[0])}: {path}')
     assert re.search(message, refused.value.code, flags=re.S), refused.value.code
 
 

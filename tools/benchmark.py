@@ -1,10 +1,11 @@
+#!/usr/bin/env python
 """Speed and peak memory of AdaLAViT with softmax, linear or no attention, against image size.
 
     python tools/benchmark.py --arch dinov2_vits14 --sizes 518 1022 2044 --scope backbone
 
 Writes benchmark.md (the table, also printed), benchmark.json (raw numbers and settings) and
 benchmark.png (throughput and memory against size) into --out-dir. The measuring is in
-mmseg_adala/benchmark.py; this file only reads the command line.
+mmseg_adala/benchmark/; this file only reads the command line.
 """
 import argparse
 import json

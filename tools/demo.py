@@ -1,3 +1,4 @@
+#!/usr/bin/env python
 """The embedded default: the three ViT-AdaLA stages and the paper's ablation, on CPU, no downloads.
 
     python tools/demo.py [--work-dir work_dirs/demo] [--seeds 0 1]
