@@ -37,7 +37,7 @@ import torch.nn as nn
 from .models import AdaLAViT
 from .models.backbones.adala_vit import DINOV2_ARCHS
 
-VARIANTS = ('softmax', 'linear', 'no_attention')
+VARIANTS = ('softmax', 'linear', 'no_attention', 'window', 'lolcats', 'l2vit')
 SCOPES = ('backbone', 'segmentor')
 MODES = ('inference', 'train')
 DTYPES = {'float32': torch.float32, 'bfloat16': torch.bfloat16, 'float16': torch.float16}
@@ -46,6 +46,12 @@ VARIANT_ATTENTION = {
     'softmax': dict(attn_type='softmax'),
     'linear': dict(attn_type='linear', feature_map='elu'),
     'no_attention': dict(attn_type='none'),
+    # ViTDet's window attention in every block; the LoLCATs baseline; L2ViT-style alternation
+    # (configs/lolcats, configs/l2vit). The alternation lists 12 blocks: ViT-S and ViT-B only.
+    'window': dict(attn_type='window', attn_cfg=dict(window_size=14)),
+    'lolcats': dict(attn_type='window_linear', feature_map='hedgehog', attn_cfg=dict(window_size=8)),
+    'l2vit': dict(attn_type=['window', 'linear'] * 6, feature_map='relu',
+                  attn_cfg=dict(window_size=7, local_concentration=True)),
 }
 # The ratio columns of the table: (numerator, denominator) of ms/img.
 RATIOS = (('softmax', 'linear'), ('linear', 'no_attention'))

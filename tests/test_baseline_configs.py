@@ -8,7 +8,7 @@ from mmengine.registry import init_default_scope
 from mmseg.registry import MODELS
 from tiny import TINY_CONFIGS
 
-import mmseg_adala  # noqa: F401
+from mmseg_adala.benchmark import VARIANT_ATTENTION
 
 CONFIGS = osp.abspath(osp.join(TINY_CONFIGS, '..'))
 # DINOv2-L's 24 blocks (per-block attn_type lists have 24 entries) at a tiny width.
@@ -43,3 +43,14 @@ def test_stage_exports_chain_into_the_next_stage(chain, attn_types, tmp_path):
     backbone = MODELS.build(_tiny(cfgs[-1].model.backbone, export['checkpoint']))
     backbone.init_weights()
     assert backbone.attn_types == attn_types
+
+
+@pytest.mark.parametrize('variant, config', [('lolcats', 'lolcats/lolcats_dinov2_l_ade20k.py'),
+                                             ('l2vit', 'l2vit/l2vit_dinov2_l_ade20k.py')])
+def test_benchmark_variant_is_the_configs_attention(variant, config):
+    """The benchmark times the configs' kernels (its L2ViT alternation lists ViT-S's 12 blocks)."""
+    backbone = Config.fromfile(osp.join(CONFIGS, config)).model.backbone
+    ours = VARIANT_ATTENTION[variant]
+    assert ours['feature_map'] == backbone.feature_map and ours['attn_cfg'] == backbone.attn_cfg
+    types = ours['attn_type']
+    assert (types * (24 // len(types)) if isinstance(types, list) else types) == backbone.attn_type

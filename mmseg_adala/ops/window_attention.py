@@ -94,7 +94,7 @@ def window_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, grid_siz
     """Softmax attention inside non-overlapping w x w windows of the patch grid, O(N w^2).
 
     Every window is one batch entry of ``F.scaled_dot_product_attention`` with the grid's
-    padding as a boolean key mask (no window is all padding, as the padding is < w per side).
+    padding, if any, as a boolean key mask (no window is all padding: the padding is < w per side).
     A window covering the whole grid gives plain softmax attention.
 
     Args:
@@ -112,7 +112,9 @@ def window_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, grid_siz
         _check_tokens(x, grid_size, num_prefix_tokens)
     P = num_prefix_tokens
     prefix = softmax_attention(q[:, :, :P], k, v, scale=scale, dropout_p=dropout_p)
-    mask = _key_padding(grid_size, window_size, P, q.device)
+    padded = grid_size[0] % window_size or grid_size[1] % window_size
+    # Without padding, no mask: SDPA can then take its fused kernels.
+    mask = _key_padding(grid_size, window_size, P, q.device) if padded else None
     windows = F.scaled_dot_product_attention(
         _partition(q[:, :, P:], grid_size, window_size), _window_keys(k, grid_size, window_size, P),
         _window_keys(v, grid_size, window_size, P), attn_mask=mask, dropout_p=dropout_p, scale=scale)
