@@ -6,7 +6,7 @@ from typing import List, Optional, Sequence
 import torch
 
 from ..models.backbones.adala_vit import DINOV2_ARCHS
-from .variants import DEFAULT_SEGMENTOR_CONFIG, VARIANTS
+from .variants import DEFAULT_SEGMENTOR_CONFIG, DEFAULT_VARIANTS, VARIANTS
 
 SCOPES = ('backbone', 'segmentor')
 MODES = ('inference', 'train')
@@ -27,7 +27,7 @@ class BenchmarkSettings:
     """
     arch: str = 'dinov2_vits14'
     sizes: Sequence[int] = (512, 1024, 2048)
-    variants: Sequence[str] = VARIANTS
+    variants: Sequence[str] = DEFAULT_VARIANTS
     scopes: Sequence[str] = ('backbone',)
     mode: str = 'inference'
     batch_size: int = 1

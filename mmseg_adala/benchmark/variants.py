@@ -19,8 +19,16 @@ VARIANT_ATTENTION = {
     'softmax': dict(attn_type='softmax'),
     'linear': dict(attn_type='linear', feature_map='elu'),
     'no_attention': dict(attn_type='none'),
+    # ViTDet's window attention in every block; the LoLCATs baseline; L2ViT-style alternation
+    # (configs/lolcats, configs/l2vit). The alternation lists 12 blocks: ViT-S and ViT-B only.
+    'window': dict(attn_type='window', attn_cfg=dict(window_size=14)),
+    'lolcats': dict(attn_type='window_linear', feature_map='hedgehog', attn_cfg=dict(window_size=8)),
+    'l2vit': dict(attn_type=['window', 'linear'] * 6, feature_map='relu',
+                  attn_cfg=dict(window_size=7, local_concentration=True)),
 }
 VARIANTS = tuple(VARIANT_ATTENTION)
+# Measured unless --variants says otherwise; the local-window baselines are opt-in.
+DEFAULT_VARIANTS = ('softmax', 'linear', 'no_attention')
 DEFAULT_SEGMENTOR_CONFIG = osp.join(CONFIG_ROOT, 'adala_dinov2_l_ade20k.py')
 
 

@@ -27,7 +27,7 @@ CONTAINER_KEYS = ('state_dict', 'model')
 MODULE_PREFIXES = ('module.', 'backbone.', 'vit.')
 # `AdaLAAttention` options that a stage export's meta records (mmseg_adala.alignment). A meta
 # that names its feature map describes the whole attention: options it lacks are the defaults.
-ATTENTION_OPTIONS = ('feature_map', 'feature_map_cfg', 'local_concentration', 'eps')
+ATTENTION_OPTIONS = ('feature_map', 'feature_map_cfg', 'local_concentration', 'eps', 'window_size')
 
 
 def _load(checkpoint: Union[str, dict]) -> dict:
