@@ -4,7 +4,9 @@ Each test replays a failure met with the tiny configs. Runs are a handful of ite
 the tiny stage-3 model (dropout and drop path on, a checkpoint and a validation every 2
 iterations); the tools run in-process (an interpreter start with mmseg costs ~10 s), except
 the run that is killed: a real process, dying half way through writing a checkpoint.
+
 """
+import argparse
 import importlib.util
 import io
 import os
@@ -15,11 +17,13 @@ import subprocess
 import sys
 from types import SimpleNamespace
 
+import cv2
+import numpy as np
 import pytest
 import torch
 from mmengine.logging import MMLogger
 from mmseg.apis import init_model
-from tiny import TINY_CONFIGS
+from tiny import TINY_CONFIGS, TINY_VIT
 
 from mmseg_adala.alignment import BackboneExportHook
 from mmseg_adala.datasets.synthetic_ade20k import make_synthetic_ade20k
@@ -29,6 +33,7 @@ from mmseg_adala.engine.checkpoint_fit import CheckpointMismatchError, load_segm
 from mmseg_adala.engine.config_check import ConfigKeyError
 from mmseg_adala.engine.resume import ResumeError, resume_checkpoint
 from mmseg_adala.engine.run_config import load_run_config
+from mmseg_adala.models import AdaLAViT
 
 REPO = osp.abspath(osp.join(TINY_CONFIGS, '..', '..'))
 STAGE1 = osp.join(TINY_CONFIGS, 'adala_stage1_tiny.py')
@@ -303,6 +308,64 @@ def test_every_stage_writes_resumable_checkpoints(config):
 def test_a_stage1_checkpoint_holds_the_random_state(stage1_run):
     state = torch.load(osp.join(stage1_run, 'iter_2.pth'))['random_state']
     assert state['torch'].dtype == torch.uint8 and state['numpy'][0] == 'MT19937' and state['python'][0] == 3
+
+
+# Issue 9: a file that is no checkpoint is named, with what it is, by every loader; pickles that would run
+# code stay refused, and no message suggests `weights_only=False`.
+
+@pytest.fixture(scope='module')
+def tiny_segmentor():
+    """The tiny stage-3 segmentor (UperNet behind MultiLevelNeck), random weights, in eval mode."""
+    return init_model(load_run_config(STAGE3, cfg_options={'model.backbone.init_cfg': None}), None, device='cpu')
+
+
+BAD_CHECKPOINTS = [  # kind, what the message says it is (torch's own error before)
+    ('empty', r'is empty \(0 bytes\)'),  # EOFError with no message
+    ('random', r"is not a PyTorch checkpoint: it is binary data beginning b'"),  # retry with weights_only=False
+    ('text', r"is not a PyTorch checkpoint: it is a text file beginning 'abc'"),  # IndexError: pop from empty list
+    ('tensor', r'holds a single tensor of shape \(3,\) rather than a dict of weights'),  # 'Tensor' has no 'get'
+    ('pickled_object', r'holds a Python object \(argparse\.Namespace\) that only a loader executing the file\'s '
+                       r'code could read: refused'),  # retry with weights_only=False
+]
+
+
+def write_bad_checkpoint(path, kind):
+    if kind == 'tensor':
+        torch.save(torch.zeros(3), path)
+    elif kind == 'pickled_object':
+        torch.save(dict(state_dict={}, args=argparse.Namespace(lr=0.1)), path)
+    else:
+        random = np.random.default_rng(0).integers(0, 256, 1000, dtype=np.uint8).tobytes()
+        path.write_bytes(dict(empty=b'', random=random, text=b'abc')[kind])
+
+
+@pytest.mark.parametrize('kind, problem', BAD_CHECKPOINTS)
+def test_a_file_that_is_no_checkpoint_is_named_with_what_it_is(kind, problem, tmp_path, tiny_segmentor, test_tool,
+                                                              data_options):
+    path = tmp_path / f'{kind}.pth'
+    write_bad_checkpoint(path, kind)
+    said = f'checkpoint {re.escape(str(path))} {problem}.*; expected '
+    backbone = AdaLAViT(arch='dinov2_vits14', vit_cfg=TINY_VIT, init_cfg=dict(type='Pretrained', checkpoint=str(path)))
+    with pytest.raises(ValueError, match=said + 'an official DINOv2 .pth') as backbone_init:
+        backbone.init_weights()
+    with pytest.raises(ValueError, match=said + 'a segmentor checkpoint') as inference:
+        load_segmentor_checkpoint(tiny_segmentor, str(path))
+    with pytest.raises(ResumeError, match=f'cannot resume from {re.escape(str(path))}: it {problem}') as resuming:
+        resume_checkpoint(str(tmp_path), requested=str(path))
+    with pytest.raises(SystemExit) as evaluation:
+        test_tool.main([STAGE3, str(path), '--work-dir', str(tmp_path / 'work'), '--cfg-options', *data_options])
+    assert re.match(f'tools/test.py: {said}a segmentor checkpoint', evaluation.value.code)
+    for message in (str(backbone_init.value), str(inference.value), str(resuming.value), evaluation.value.code):
+        assert 'weights_only' not in message
+
+
+def test_infer_stops_on_a_file_that_is_no_checkpoint(tmp_path):
+    path = tmp_path / 'text.pth'
+    write_bad_checkpoint(path, 'text')
+    image = tmp_path / 'image.png'
+    cv2.imwrite(str(image), np.zeros((30, 40, 3), np.uint8))
+    with pytest.raises(SystemExit, match=f"error: checkpoint {re.escape(str(path))} is not a PyTorch checkpoint"):
+        load_tool('infer').main([STAGE3, str(path), str(image), '--out-dir', str(tmp_path / 'out'), '--device', 'cpu'])
 
 
 # Issue 11: typos fail before training, with the intended key.

@@ -39,7 +39,8 @@ from mmengine.dataset import Compose
 from mmengine.utils import ProgressBar
 from mmseg.apis import init_model
 
-from mmseg_adala.engine import load_segmentor_checkpoint
+from mmseg_adala.engine import CheckpointMismatchError, load_segmentor_checkpoint
+from mmseg_adala.engine.checkpoint_file import CheckpointFileError
 
 IMAGE_SUFFIXES = {'.jpg', '.jpeg', '.png', '.webp', '.bmp', '.tif', '.tiff'}
 OUTPUT_SUFFIXES = ('_labels.png', '_mask.png', '_overlay.jpg')
@@ -237,7 +238,10 @@ def main(argv=None) -> int:
     out_dir = Path(args.out_dir)
     check_no_input_is_overwritten(images, skipped, out_dir)
     check_writable(out_dir)
-    model, load, prepare = build_model(args)
+    try:
+        model, load, prepare = build_model(args)
+    except (CheckpointFileError, CheckpointMismatchError) as error:
+        raise SystemExit(f'error: {error}')
     colours = colour_table(model)
 
     failed = []

@@ -6,7 +6,8 @@ import sys
 from mmengine.runner import Runner
 
 import mmseg_adala  # noqa: F401  (registers our modules)
-from mmseg_adala.engine.checkpoint_fit import CheckpointMismatchError
+from mmseg_adala.engine.checkpoint_file import CheckpointFileError, read_checkpoint
+from mmseg_adala.engine.checkpoint_fit import SEGMENTOR_CHECKPOINT, CheckpointMismatchError
 from mmseg_adala.engine.config_check import ConfigKeyError
 from mmseg_adala.engine.run_config import CfgOptionsAction, load_run_config
 
@@ -58,6 +59,11 @@ def main(argv=None):
     if args.out is not None:
         cfg.test_evaluator['output_dir'] = args.out
         cfg.test_evaluator['keep_results'] = True
+    try:
+        # mmengine's load fails on a file that is no checkpoint without naming it; memory-mapped, this is cheap.
+        read_checkpoint(args.checkpoint, expected=SEGMENTOR_CHECKPOINT, mmap=True)
+    except (CheckpointFileError, FileNotFoundError) as error:
+        sys.exit(f'tools/test.py: {error}')
     try:
         return Runner.from_cfg(cfg).test()
     except CheckpointMismatchError as error:
