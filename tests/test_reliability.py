@@ -23,6 +23,7 @@ import pytest
 import torch
 from mmengine.logging import MMLogger
 from mmseg.apis import init_model
+from mmseg.structures import SegDataSample
 from tiny import TINY_CONFIGS, TINY_VIT
 
 from mmseg_adala.alignment import BackboneExportHook
@@ -310,14 +311,46 @@ def test_a_stage1_checkpoint_holds_the_random_state(stage1_run):
     assert state['torch'].dtype == torch.uint8 and state['numpy'][0] == 'MT19937' and state['python'][0] == 3
 
 
-# Issue 9: a file that is no checkpoint is named, with what it is, by every loader; pickles that would run
-# code stay refused, and no message suggests `weights_only=False`.
+# Issue 6: a NaN or inf pixel is an error that says where, not a prediction of class 0 everywhere.
 
 @pytest.fixture(scope='module')
 def tiny_segmentor():
     """The tiny stage-3 segmentor (UperNet behind MultiLevelNeck), random weights, in eval mode."""
     return init_model(load_run_config(STAGE3, cfg_options={'model.backbone.init_cfg': None}), None, device='cpu')
 
+
+def predict(segmentor, images):
+    """The segmentor's predictions for float (N, 3, H, W) images, as tools/infer.py asks for them."""
+    shape = tuple(images.shape[-2:])
+    samples = [SegDataSample(metainfo=dict(img_shape=shape, ori_shape=shape)) for _ in images]
+    with torch.no_grad():
+        return segmentor.test_step(dict(inputs=list(images), data_samples=samples))
+
+
+@pytest.mark.parametrize('value, counts', [(float('nan'), '1 NaN and 0 inf'), (float('inf'), '0 NaN and 1 inf')])
+def test_a_non_finite_pixel_is_an_error_that_says_where(value, counts, tiny_segmentor):
+    """Before: every logit NaN, every pixel class 0, no warning."""
+    images = torch.rand(2, 3, 32, 48) * 255
+    images[1, 0, 5, 7] = value
+    with pytest.raises(ValueError, match=re.escape(f'input of shape (2, 3, 32, 48) holds {counts} values (in images '
+                                                   '[1] of the batch)') + '.*Check the image files'):
+        predict(tiny_segmentor, images)
+    assert all(sample.pred_sem_seg.data.shape == (1, 32, 48) for sample in predict(tiny_segmentor, images[:1]))
+
+
+def test_the_non_finite_check_under_autocast_and_no_grad():
+    backbone = AdaLAViT(arch='dinov2_vits14', vit_cfg=TINY_VIT).eval()
+    images = torch.randn(2, 3, 28, 28)
+    with torch.no_grad(), torch.autocast('cpu', dtype=torch.bfloat16):
+        assert torch.isfinite(backbone(images)[0]).all()
+        images[0, 2, 3, 4] = -float('inf')
+        for dtype in (torch.float32, torch.bfloat16):
+            with pytest.raises(ValueError, match=r'0 NaN and 1 inf values \(in images \[0\] of the batch\)'):
+                backbone(images.to(dtype))
+
+
+# Issue 9: a file that is no checkpoint is named, with what it is, by every loader; pickles that would run
+# code stay refused, and no message suggests `weights_only=False`.
 
 BAD_CHECKPOINTS = [  # kind, what the message says it is (torch's own error before)
     ('empty', r'is empty \(0 bytes\)'),  # EOFError with no message
@@ -366,6 +399,16 @@ def test_infer_stops_on_a_file_that_is_no_checkpoint(tmp_path):
     cv2.imwrite(str(image), np.zeros((30, 40, 3), np.uint8))
     with pytest.raises(SystemExit, match=f"error: checkpoint {re.escape(str(path))} is not a PyTorch checkpoint"):
         load_tool('infer').main([STAGE3, str(path), str(image), '--out-dir', str(tmp_path / 'out'), '--device', 'cpu'])
+
+
+# Issue 10: an image too small for the model is named with its size and the minimum.
+
+def test_an_image_too_small_for_the_model_names_its_size_and_the_minimum(tiny_segmentor):
+    """Before: `Input and output sizes should be greater than 0` from MultiLevelNeck's 0.5 scale."""
+    with pytest.raises(ValueError, match=r'input of 14x40 px .* too small for this model: it needs at least 15 px '
+                                         r'per side \(2 patches of 14 px'):
+        predict(tiny_segmentor, torch.rand(1, 3, 14, 40) * 255)
+    assert predict(tiny_segmentor, torch.rand(1, 3, 15, 40) * 255)[0].pred_sem_seg.data.shape == (1, 15, 40)
 
 
 # Issue 11: typos fail before training, with the intended key.
