@@ -5,6 +5,30 @@ the tiny stage-3 model (dropout and drop path on, a checkpoint and a validation 
 iterations); the tools run in-process (an interpreter start with mmseg costs ~10 s), except
 the run that is killed: a real process, dying half way through writing a checkpoint.
 
+Issue 13's numbered cases and the tests that replay them (here unless a file is named):
+   1  tests/tools/test_infer.py: test_an_input_named_like_an_output_is_never_overwritten,
+      test_outputs_of_an_earlier_run_are_skipped_as_inputs
+   2  test_resume_without_last_checkpoint_continues_from_the_newest,
+      test_resume_skips_damaged_checkpoints_and_says_why,
+      test_resume_starts_a_new_run_only_in_a_work_dir_without_one,
+      test_a_new_run_refuses_a_work_dir_with_checkpoints
+   3  test_killed_while_writing_a_checkpoint_resumes_exactly, test_an_interrupted_write_leaves_the_previous_file,
+      test_a_backbone_export_killed_mid_write_keeps_the_previous_one
+   4  test_evaluation_refuses_a_checkpoint_that_does_not_fit, test_evaluation_of_a_fitting_checkpoint,
+      test_load_segmentor_checkpoint_for_inference
+   5  test_killed_while_writing_a_checkpoint_resumes_exactly, test_every_stage_writes_resumable_checkpoints,
+      test_a_stage1_checkpoint_holds_the_random_state
+   6  test_a_non_finite_pixel_is_an_error_that_says_where, test_the_non_finite_check_under_autocast_and_no_grad
+   7  tests/datasets/test_image_folder.py: test_validation_never_replaces_an_unreadable_image,
+      test_each_training_sample_carries_its_skips; tests/alignment/test_alignment_loops.py:
+      test_skipped_images_are_totalled_and_validation_fails_on_an_unreadable_one
+   8  tests/tools/test_infer.py: test_inputs_that_match_no_image_stop_the_run_before_any_work
+   9  test_a_file_that_is_no_checkpoint_is_named_with_what_it_is, test_infer_stops_on_a_file_that_is_no_checkpoint
+  10  test_an_image_too_small_for_the_model_names_its_size_and_the_minimum, test_infer_names_each_bad_image_and_why,
+      test_evaluation_names_empty_test_images_before_any_work
+  11  test_typos_fail_before_training_with_a_suggestion, test_cfg_option_without_a_value_is_a_usage_error,
+      test_a_typo_on_the_command_line_stops_the_tool
+  12  tests/tools/test_infer.py: test_an_unwritable_out_dir_stops_the_run_before_any_work
 """
 import argparse
 import importlib.util
@@ -401,7 +425,7 @@ def test_infer_stops_on_a_file_that_is_no_checkpoint(tmp_path):
         load_tool('infer').main([STAGE3, str(path), str(image), '--out-dir', str(tmp_path / 'out'), '--device', 'cpu'])
 
 
-# Issue 10: an image too small for the model is named with its size and the minimum.
+# Issue 10: an image that cannot be read, or is too small for the model, is named with the reason.
 
 def test_an_image_too_small_for_the_model_names_its_size_and_the_minimum(tiny_segmentor):
     """Before: `Input and output sizes should be greater than 0` from MultiLevelNeck's 0.5 scale."""
@@ -409,6 +433,40 @@ def test_an_image_too_small_for_the_model_names_its_size_and_the_minimum(tiny_se
                                          r'per side \(2 patches of 14 px'):
         predict(tiny_segmentor, torch.rand(1, 3, 14, 40) * 255)
     assert predict(tiny_segmentor, torch.rand(1, 3, 15, 40) * 255)[0].pred_sem_seg.data.shape == (1, 15, 40)
+
+
+def test_infer_names_each_bad_image_and_why(tmp_path, capsys):
+    """Before: an OpenCV assertion about its buffer, 'failed to load image', and the neck's sizes."""
+    images, out = tmp_path / 'images', tmp_path / 'out'
+    images.mkdir()
+    (images / 'empty.png').write_bytes(b'')
+    (images / 'junk.png').write_bytes(b'not an image')
+    cv2.imwrite(str(images / 'small.png'), np.zeros((10, 40, 3), np.uint8))
+    cv2.imwrite(str(images / 'good.png'), np.zeros((30, 40, 3), np.uint8))
+    assert load_tool('infer').main([STAGE3, 'none', str(images), '--out-dir', str(out), '--scale', 'native',
+                                    '--device', 'cpu', '--cfg-options', 'model.backbone.init_cfg=None']) == 1
+    failures = capsys.readouterr().err
+    images = images.resolve()
+    assert f'failed: {images / "empty.png"}: UnreadableImageError: the file is empty (0 bytes)' in failures
+    assert f'failed: {images / "junk.png"}: UnreadableImageError: OpenCV cannot decode it' in failures
+    assert re.search(f'failed: {re.escape(str(images / "small.png"))}: InputTooSmallError: .*10x40 px.* at least '
+                     '15 px per side', failures)
+    assert (out / 'good_labels.png').exists()
+
+
+def test_evaluation_names_empty_test_images_before_any_work(tmp_path, test_tool, tiny_segmentor):
+    """Before: an OpenCV assertion about its buffer, naming no file, part way through the test set."""
+    data = tmp_path / 'data'
+    make_synthetic_ade20k(str(data), num_train=1, num_val=3, image_size=64, num_classes=3)
+    empty = data / 'images' / 'validation' / 'ADE_val_00000002.jpg'
+    empty.write_bytes(b'')
+    checkpoint = tmp_path / 'segmentor.pth'
+    torch.save(dict(state_dict=tiny_segmentor.state_dict()), checkpoint)
+    options = [f'{split}_dataloader.dataset.data_root={data}' for split in ('train', 'val', 'test')]
+    with pytest.raises(SystemExit) as refused:
+        test_tool.main([STAGE3, str(checkpoint), '--work-dir', str(tmp_path / 'work'), '--cfg-options', *options,
+                        'model.backbone.init_cfg=None'])
+    assert refused.value.code.startswith(f'tools/test.py: empty test image files (0 bytes), 1 in all: {empty}.')
 
 
 # Issue 11: typos fail before training, with the intended key.

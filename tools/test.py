@@ -1,7 +1,9 @@
 """Evaluate a checkpoint on a config's test set (MMSeg's tools/test.py, same flags)."""
 import argparse
 import os
+import os.path as osp
 import sys
+from typing import List
 
 from mmengine.runner import Runner
 
@@ -41,6 +43,13 @@ def enable_visualization(cfg, args):
         cfg.visualizer.save_dir = args.show_dir
 
 
+def empty_images(runner: Runner) -> List[str]:
+    """The test set's 0-byte image files: OpenCV's decoder fails on them with an assertion that names no file."""
+    dataset = runner.test_dataloader.dataset
+    paths = (dataset.get_data_info(i)['img_path'] for i in range(len(dataset)))
+    return [path for path in paths if osp.isfile(path) and osp.getsize(path) == 0]
+
+
 def main(argv=None):
     args = parse_args(argv)
     try:
@@ -64,8 +73,13 @@ def main(argv=None):
         read_checkpoint(args.checkpoint, expected=SEGMENTOR_CHECKPOINT, mmap=True)
     except (CheckpointFileError, FileNotFoundError) as error:
         sys.exit(f'tools/test.py: {error}')
+    runner = Runner.from_cfg(cfg)
+    empty = empty_images(runner)
+    if empty:
+        sys.exit(f'tools/test.py: empty test image files (0 bytes), {len(empty)} in all: {", ".join(empty[:5])}'
+                 + (' ...' if len(empty) > 5 else '') + '. Restore them from the dataset\'s archive.')
     try:
-        return Runner.from_cfg(cfg).test()
+        return runner.test()
     except CheckpointMismatchError as error:
         sys.exit(f'tools/test.py: {error}')
 
