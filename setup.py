@@ -3,7 +3,22 @@
 The stack is pinned to versions that work together (see README, "Known-good versions");
 mmcv itself is built by tools/setup_env.sh because PyPI only has its source.
 """
+import os
+
 from setuptools import find_packages, setup
+from setuptools.command.build_py import build_py
+
+
+class BuildWithConfigs(build_py):
+    """Copies configs/ into the package as mmseg_adala/.mim/configs, OpenMMLab's layout for
+    shipped configs, so `python -m mmseg_adala.train adala_dinov2_l_ade20k.py` works from a
+    wheel. An editable install reads the clone's configs/ instead (mmseg_adala.engine.config_files)."""
+
+    def run(self):
+        super().run()
+        if not self.editable_mode:
+            self.copy_tree('configs', os.path.join(self.build_lib, 'mmseg_adala', '.mim', 'configs'))
+
 
 setup(
     name='mmseg-adala',
@@ -12,9 +27,12 @@ setup(
     long_description=open('README.md', encoding='utf-8').read(),
     long_description_content_type='text/markdown',
     packages=find_packages(include=['mmseg_adala', 'mmseg_adala.*']),
-    python_requires='>=3.9,<3.13',
+    # torch 2.12.1, the known-good version, has wheels for Python 3.10 and later (3.9: up to
+    # torch 2.8); 3.13 is untested with mmcv 2.1.0's build. tools/setup_env.sh checks the same range.
+    python_requires='>=3.10,<3.13',
     install_requires=[
-        'torch>=2.1,<2.14',  # mmcv 2.1.0 cannot build against torch>=2.14 (C++20 headers)
+        # torch.OutOfMemoryError is new in 2.5; mmcv 2.1.0 cannot build against torch>=2.14 (C++20 headers)
+        'torch>=2.5,<2.14',
         'torchvision',
         'mmcv==2.1.0',  # mmseg 1.2.2 asserts mmcv<2.2.0
         'mmengine==0.10.7',
@@ -25,4 +43,5 @@ setup(
         'matplotlib',  # benchmark plots
     ],
     extras_require={'tests': ['pytest>=7']},
+    cmdclass={'build_py': BuildWithConfigs},
 )

@@ -38,5 +38,4 @@ MMENGINE_CHECKPOINT_GLOBALS = [
     (history_buffer_statistic, 'builtins.getattr'),
 ]
 
-if hasattr(torch.serialization, 'add_safe_globals'):  # torch>=2.4; older torch loads unrestricted
-    torch.serialization.add_safe_globals(MMENGINE_CHECKPOINT_GLOBALS)
+torch.serialization.add_safe_globals(MMENGINE_CHECKPOINT_GLOBALS)

@@ -68,21 +68,24 @@ SOFTMAX_STAGE3 = osp.join(TINY_CONFIGS, 'softmax_upernet_synthetic_tiny.py')
 ITERS = 6
 
 
-def load_tool(name):
-    spec = importlib.util.spec_from_file_location(f'{name}_tool', osp.join(REPO, 'tools', f'{name}.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope='module')
 def train_tool():
-    return load_tool('train')
+    """What tools/train.py and `python -m mmseg_adala.train` run."""
+    return importlib.import_module('mmseg_adala.train')
 
 
 @pytest.fixture(scope='module')
 def test_tool():
-    return load_tool('test')
+    """What tools/test.py and `python -m mmseg_adala.test` run."""
+    return importlib.import_module('mmseg_adala.test')
+
+
+@pytest.fixture(scope='module')
+def infer_tool():
+    spec = importlib.util.spec_from_file_location('infer_tool', osp.join(REPO, 'tools', 'infer.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 @pytest.fixture(scope='module')
@@ -295,7 +298,7 @@ def test_evaluation_refuses_a_checkpoint_that_does_not_fit(checkpoint, message, 
                 vit_state_dict=teacher_checkpoint, softmax_under_linear=softmax_checkpoint)[checkpoint]
     with pytest.raises(SystemExit) as refused:
         test_tool.main([STAGE3, path, '--work-dir', str(tmp_path), '--cfg-options', *data_options])
-    assert refused.value.code.startswith(f'tools/test.py: {path}')
+    assert refused.value.code.startswith(f'{osp.basename(sys.argv[0])}: {path}')
     assert re.search(message, refused.value.code, flags=re.S), refused.value.code
 
 
@@ -411,18 +414,18 @@ def test_a_file_that_is_no_checkpoint_is_named_with_what_it_is(kind, problem, tm
         resume_checkpoint(str(tmp_path), requested=str(path))
     with pytest.raises(SystemExit) as evaluation:
         test_tool.main([STAGE3, str(path), '--work-dir', str(tmp_path / 'work'), '--cfg-options', *data_options])
-    assert re.match(f'tools/test.py: {said}a segmentor checkpoint', evaluation.value.code)
+    assert re.match(f'{re.escape(osp.basename(sys.argv[0]))}: {said}a segmentor checkpoint', evaluation.value.code)
     for message in (str(backbone_init.value), str(inference.value), str(resuming.value), evaluation.value.code):
         assert 'weights_only' not in message
 
 
-def test_infer_stops_on_a_file_that_is_no_checkpoint(tmp_path):
+def test_infer_stops_on_a_file_that_is_no_checkpoint(tmp_path, infer_tool):
     path = tmp_path / 'text.pth'
     write_bad_checkpoint(path, 'text')
     image = tmp_path / 'image.png'
     cv2.imwrite(str(image), np.zeros((30, 40, 3), np.uint8))
     with pytest.raises(SystemExit, match=f"error: checkpoint {re.escape(str(path))} is not a PyTorch checkpoint"):
-        load_tool('infer').main([STAGE3, str(path), str(image), '--out-dir', str(tmp_path / 'out'), '--device', 'cpu'])
+        infer_tool.main([STAGE3, str(path), str(image), '--out-dir', str(tmp_path / 'out'), '--device', 'cpu'])
 
 
 # Issue 10: an image that cannot be read, or is too small for the model, is named with the reason.
@@ -435,7 +438,7 @@ def test_an_image_too_small_for_the_model_names_its_size_and_the_minimum(tiny_se
     assert predict(tiny_segmentor, torch.rand(1, 3, 15, 40) * 255)[0].pred_sem_seg.data.shape == (1, 15, 40)
 
 
-def test_infer_names_each_bad_image_and_why(tmp_path, capsys):
+def test_infer_names_each_bad_image_and_why(tmp_path, capsys, infer_tool):
     """Before: an OpenCV assertion about its buffer, 'failed to load image', and the neck's sizes."""
     images, out = tmp_path / 'images', tmp_path / 'out'
     images.mkdir()
@@ -443,7 +446,7 @@ def test_infer_names_each_bad_image_and_why(tmp_path, capsys):
     (images / 'junk.png').write_bytes(b'not an image')
     cv2.imwrite(str(images / 'small.png'), np.zeros((10, 40, 3), np.uint8))
     cv2.imwrite(str(images / 'good.png'), np.zeros((30, 40, 3), np.uint8))
-    assert load_tool('infer').main([STAGE3, 'none', str(images), '--out-dir', str(out), '--scale', 'native',
+    assert infer_tool.main([STAGE3, 'none', str(images), '--out-dir', str(out), '--scale', 'native',
                                     '--device', 'cpu', '--cfg-options', 'model.backbone.init_cfg=None']) == 1
     failures = capsys.readouterr().err
     images = images.resolve()
@@ -466,7 +469,7 @@ def test_evaluation_names_empty_test_images_before_any_work(tmp_path, test_tool,
     with pytest.raises(SystemExit) as refused:
         test_tool.main([STAGE3, str(checkpoint), '--work-dir', str(tmp_path / 'work'), '--cfg-options', *options,
                         'model.backbone.init_cfg=None'])
-    assert refused.value.code.startswith(f'tools/test.py: empty test image files (0 bytes), 1 in all: {empty}.')
+    assert refused.value.code.startswith(f'{osp.basename(sys.argv[0])}: empty test image files (0 bytes), 1 in all: {empty}.')
 
 
 # Issue 11: typos fail before training, with the intended key.

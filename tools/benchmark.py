@@ -1,18 +1,19 @@
+#!/usr/bin/env python
 """Speed and peak memory of AdaLAViT with softmax, linear or no attention, against image size.
 
     python tools/benchmark.py --arch dinov2_vits14 --sizes 518 1022 2044 --scope backbone
 
 Writes benchmark.md (the table, also printed), benchmark.json (raw numbers and settings) and
 benchmark.png (throughput and memory against size) into --out-dir. The measuring is in
-mmseg_adala/benchmark.py; this file only reads the command line.
+mmseg_adala/benchmark/; this file only reads the command line.
 """
 import argparse
 import json
 import shlex
 import sys
 
-from mmseg_adala.benchmark import (DEFAULT_SEGMENTOR_CONFIG, DTYPES, MODES, VARIANTS, BenchmarkSettings,
-                                   markdown_report, run_benchmark, write_report)
+from mmseg_adala.benchmark import (DEFAULT_SEGMENTOR_CONFIG, DEFAULT_VARIANTS, DTYPES, MODES, VARIANTS,
+                                   BenchmarkSettings, markdown_report, run_benchmark, write_report)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -23,7 +24,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help='JSON overrides of the timm ViT, e.g. \'{"embed_dim":48,"depth":2,"num_heads":2}\'')
     parser.add_argument('--sizes', type=int, nargs='+', default=[512, 1024, 2048],
                         help='square image sides in px (DINOv2 patch 14: 518, 1022, 2044 need no padding)')
-    parser.add_argument('--variants', nargs='+', choices=VARIANTS, default=list(VARIANTS))
+    parser.add_argument('--variants', nargs='+', choices=VARIANTS, default=list(DEFAULT_VARIANTS))
     parser.add_argument('--scope', choices=['backbone', 'segmentor', 'both'], default='backbone',
                         help='the AdaLAViT alone, or the whole UperNet segmentor of --segmentor-config')
     parser.add_argument('--mode', choices=MODES, default='inference',

@@ -1,3 +1,4 @@
+#!/usr/bin/env python
 """The embedded default: the three ViT-AdaLA stages and the paper's ablation, on CPU, no downloads.
 
     python tools/demo.py [--work-dir work_dirs/demo] [--seeds 0 1]
@@ -26,6 +27,7 @@ import os.path as osp
 import subprocess
 import sys
 import time
+import warnings
 from typing import Dict, List, Optional
 
 import cv2
@@ -92,7 +94,10 @@ def run(config: str, work_dir: str, step: str, demo_start: float, options: dict,
     start = time.perf_counter()
     cfg = load_run_config(osp.join(DEMO, f'{config}.py'), work_dir=work_dir,
                           cfg_options=dict(options, randomness=dict(seed=seed)))
-    cfg.log_level = 'WARNING'  # the full logs stay in the work_dir
+    # The console shows the demo's own progress lines (mmengine's would repeat the same notices
+    # in each of 30 runs); each work_dir keeps the run's config, checkpoints and logged scalars
+    # (vis_data/scalars.json).
+    cfg.log_level = 'ERROR'
     # mmengine keeps one visualizer per name for the whole process: one name per run, so
     # each run's scalars land in its own work_dir.
     cfg.visualizer.name = f'visualizer_{work_dir}'
@@ -127,6 +132,10 @@ def main():
     parser.add_argument('--seeds', type=int, nargs='+', default=[0, 1],
                         help='seeds of stages 1, 2 and 3, each a whole chain (>= 2 for a spread)')
     args = parser.parse_args()
+    # mmcv, mmseg and mmengine repeat the same deprecation notices in every one of the demo's
+    # 30 runs (not ours to fix); they would bury the progress lines.
+    warnings.filterwarnings('ignore', category=UserWarning)
+    os.environ['PYTHONWARNINGS'] = 'ignore::UserWarning'  # tools/infer.py's process too
     root = osp.abspath(args.work_dir)
     start = time.perf_counter()
     path = lambda relative: osp.join(root, relative)  # noqa: E731

@@ -1,3 +1,4 @@
+#!/usr/bin/env python
 """Writes a synthetic ADE20K-layout dataset: orientation textures (a patch tells its class) or
 the demo's context scenes (only a key elsewhere in the image does).
 

@@ -34,8 +34,13 @@ fail() {
 }
 
 step "Checking the base python ($PYTHON)"
-"$PYTHON" -c 'import sys; assert sys.version_info >= (3, 9), sys.version' 2>/dev/null ||
-    fail "$PYTHON is missing or older than 3.9." "install Python 3.9-3.12 or set PYTHON=/path/to/python3."
+# The range of setup.py's python_requires: torch $TORCH_VERSION has no wheels for 3.9, and
+# mmcv $MMCV_VERSION's build is untested on 3.13.
+PYTHON_VERSION="$("$PYTHON" -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)" ||
+    fail "$PYTHON is missing." "install Python 3.10-3.12 or set PYTHON=/path/to/python3."
+"$PYTHON" -c 'import sys; assert (3, 10) <= sys.version_info[:2] <= (3, 12)' 2>/dev/null ||
+    fail "$PYTHON is Python $PYTHON_VERSION; mmseg-adala supports Python 3.10-3.12 (torch $TORCH_VERSION has no wheels for 3.9, 3.13 is untested with mmcv $MMCV_VERSION)." \
+         "install Python 3.10-3.12 (tested: 3.11) or set PYTHON=/path/to/python3.10-3.12."
 "$PYTHON" -c 'import venv, ensurepip' 2>/dev/null ||
     fail "$PYTHON cannot create virtual environments." "install the venv module (Debian: apt-get install python3-venv)."
 
@@ -53,9 +58,10 @@ pip_install --upgrade pip "$SETUPTOOLS_SPEC" wheel || fail "pip could not instal
 
 if [ "${ADALA_SYSTEM_TORCH:-0}" = 1 ]; then
     step "Using the existing torch (ADALA_SYSTEM_TORCH=1)"
-    "$PY" - <<'EOF' || fail "no usable torch/torchvision in the base python." "install torch<2.14 with its matching torchvision there, or unset ADALA_SYSTEM_TORCH."
+    "$PY" - <<'EOF' || fail "no usable torch/torchvision in the base python." "install torch>=2.5,<2.14 with its matching torchvision there, or unset ADALA_SYSTEM_TORCH."
 import torch, torchvision
 major, minor = (int(x) for x in torch.__version__.split('.')[:2])
+assert (major, minor) >= (2, 5), f'torch {torch.__version__}: mmseg-adala needs torch>=2.5 (torch.OutOfMemoryError)'
 assert (major, minor) < (2, 14), f'torch {torch.__version__}: mmcv 2.1.0 cannot build against torch>=2.14 (C++20 headers)'
 print(f'torch {torch.__version__}, torchvision {torchvision.__version__}')
 EOF

@@ -1,54 +1,6 @@
-"""Train with a config: stage 1, stage 2 or stage 3 (MMSeg's tools/train.py, same flags)."""
-import argparse
-import os
-import sys
-
-from mmengine.runner import Runner
-
-import mmseg_adala  # noqa: F401  (registers our modules; configs also pull it in via custom_imports)
-from mmseg_adala.engine.config_check import ConfigKeyError
-from mmseg_adala.engine.resume import ResumeError, refuse_to_overwrite, resume_checkpoint
-from mmseg_adala.engine.run_config import CfgOptionsAction, load_run_config
-
-
-def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description='Train a model (alignment stage or segmentor)')
-    parser.add_argument('config', help='config file path')
-    parser.add_argument('--work-dir', help='where logs, checkpoints and exports go')
-    parser.add_argument('--resume', nargs='?', const='auto', default=None,
-                        help='resume from CHECKPOINT, or from the newest one in the work_dir that loads')
-    parser.add_argument('--amp', action='store_true', help='mixed precision (CUDA only)')
-    parser.add_argument('--cfg-options', nargs='+', action=CfgOptionsAction,
-                        help='override config settings, e.g. model.backbone.init_cfg.checkpoint=PATH')
-    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none',
-                        help='job launcher (torchrun: pytorch)')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args(argv)
-    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
-    return args
-
-
-def main(argv=None):
-    args = parse_args(argv)
-    try:
-        cfg = load_run_config(args.config, args.launcher, args.work_dir, args.cfg_options)
-        if args.resume is None:
-            refuse_to_overwrite(cfg.work_dir)
-        else:
-            resume_from = resume_checkpoint(cfg.work_dir, None if args.resume == 'auto' else args.resume)
-            if resume_from is not None:
-                cfg.resume = True
-                cfg.load_from = resume_from
-    except (ConfigKeyError, ResumeError) as error:
-        sys.exit(f'tools/train.py: {error}')
-    if args.amp:
-        if cfg.optim_wrapper.get('type', 'OptimWrapper') != 'AmpOptimWrapper':
-            cfg.optim_wrapper.type = 'AmpOptimWrapper'
-            cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
-    runner = Runner.from_cfg(cfg)
-    runner.train()
-    return runner
-
+#!/usr/bin/env python
+"""MMSeg's tools/train.py, same flags: runs mmseg_adala/train.py (also `python -m mmseg_adala.train`)."""
+from mmseg_adala.train import main
 
 if __name__ == '__main__':
     main()

@@ -19,7 +19,8 @@ model = dict(
                   drop_path_rate=0.0,
                   init_cfg=dict(type='Pretrained', checkpoint='work_dirs/demo/seed0/stage2/backbone_final.pth')),
     decode_head=dict(in_channels=[64], in_index=[0], channels=64, num_classes=num_classes,
-                     norm_cfg=norm_cfg))
+                     norm_cfg=norm_cfg),
+    test_cfg=dict(mode='whole'))
 
 train_pipeline = [
     dict(type='LoadImageFromFile'),

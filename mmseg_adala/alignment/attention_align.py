@@ -6,14 +6,15 @@ import torch.nn as nn
 import torch.nn.functional as F
 from mmseg.registry import MODELS
 
-from ..models import AdaLAAttention
+from ..models import AdaLAAttention, AdaLAViT
+from ..models.attention import ADDED_PARAMETER_PREFIXES
 from .diagnostics import attention_outputs, relative_error
 from .teacher_student import TeacherStudentModel
 
 # What stage 1 trains in each linear attention: the Q/K/V path and the variant's own
 # parameters. The output projection stays the teacher's, so the aligned attentions drop
 # into the teacher's blocks in stage 2.
-TRAINED_PREFIXES = ('qkv.', 'q_norm.', 'k_norm.', 'feature_map.', 'local_concentration.')
+TRAINED_PREFIXES = ('qkv.', 'q_norm.', 'k_norm.') + ADDED_PARAMETER_PREFIXES
 
 
 @MODELS.register_module()
@@ -30,20 +31,23 @@ class AttentionAlignModel(TeacherStudentModel):
     Args:
         teacher: Config of the softmax `AdaLAViT` with its pretrained weights.
         student_attn: `AdaLAAttention` arguments of the linear copies (default ELU+1), e.g.
-            `dict(feature_map='hedgehog', local_concentration=True)`.
+            `dict(feature_map='hedgehog', local_concentration=True)`; its `attn_type` (default
+            'linear') may be one per block, as the backbone's.
         data_preprocessor: Image normalisation.
     """
 
     def __init__(self, teacher: dict, student_attn: Optional[dict] = None,
                  data_preprocessor: Optional[dict] = None, init_cfg: Optional[dict] = None) -> None:
         super().__init__(teacher, data_preprocessor=data_preprocessor, init_cfg=init_cfg)
-        self.student_attn_cfg = dict(dict(feature_map='elu'), **(student_attn or {}), attn_type='linear')
+        self.student_attn_cfg = dict(dict(feature_map='elu', attn_type='linear'), **(student_attn or {}))
         self.student_attns = nn.ModuleList(self._linear_copies())
 
     def _linear_copies(self) -> List[AdaLAAttention]:
         vit = self.teacher.vit
-        copies = [AdaLAAttention.from_timm(block.attn, num_prefix_tokens=vit.num_prefix_tokens,
-                                           **self.student_attn_cfg) for block in vit.blocks]
+        cfg = dict(self.student_attn_cfg)
+        types = AdaLAViT._per_layer(cfg.pop('attn_type'), len(vit.blocks))
+        copies = [AdaLAAttention.from_timm(block.attn, num_prefix_tokens=vit.num_prefix_tokens, attn_type=layer_type,
+                                           **cfg) for block, layer_type in zip(vit.blocks, types)]
         for attn in copies:
             for name, param in attn.named_parameters():
                 param.requires_grad = name.startswith(TRAINED_PREFIXES)
@@ -74,6 +78,5 @@ class AttentionAlignModel(TeacherStudentModel):
         state = self.teacher.export_state_dict()
         for i, attn in enumerate(self.student_attns):
             state.update({f'blocks.{i}.attn.{k}': v.detach().clone() for k, v in attn.state_dict().items()})
-        attn_cfg = {k: v for k, v in self.student_attn_cfg.items() if k != 'attn_type'}
         return dict(state_dict=state, meta=dict(stage='attention_align', arch=self.teacher.arch,
-                                               attn_type='linear', **attn_cfg))
+                                               **self.student_attn_cfg))

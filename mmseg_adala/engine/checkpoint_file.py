@@ -3,9 +3,10 @@
 torch's errors for a file that is no checkpoint name neither the file nor the problem: a
 0-byte file gives a bare `EOFError`, text gives a `KeyError` or `IndexError` from the
 unpickler, random bytes give advice to retry with `weights_only=False`, which would execute
-whatever code the file holds. Loading stays on torch's weights-only unpickler (its default
-since torch 2.6; `mmseg_adala.compat` allows mmengine's own classes): a file that needs any
-other Python object is refused, and no message here suggests otherwise.
+whatever code the file holds. Loading is on torch's weights-only unpickler, asked for
+explicitly (torch 2.5 still defaults to the unsafe one; `mmseg_adala.compat` allows mmengine's
+own classes): a file that needs any other Python object is refused, and no message here
+suggests otherwise.
 """
 import os.path as osp
 import pickle
@@ -79,7 +80,8 @@ def read_checkpoint(filename: str, expected: str = STATE_DICT, mmap: bool = Fals
     """The dict that `filename` holds, loaded on the CPU; `CheckpointFileError` if it holds none.
 
     Args:
-        filename: A local path, or a URL that mmengine's CheckpointLoader reads.
+        filename: A local path, or a URL that mmengine's CheckpointLoader reads (with torch's
+            default unpickler: mmengine does not pass `weights_only`).
         expected: What the caller takes, for the messages (e.g. 'a segmentor checkpoint').
         mmap: Memory-map the file: only its index and small objects are read, so a check of a
             large checkpoint is cheap and a truncated file fails at once. Files in torch's
@@ -91,7 +93,8 @@ def read_checkpoint(filename: str, expected: str = STATE_DICT, mmap: bool = Fals
         raise FileNotFoundError(f'checkpoint {filename} does not exist; expected {expected}')
     else:
         try:
-            checkpoint = torch.load(filename, map_location='cpu', mmap=mmap and zipfile.is_zipfile(filename))
+            checkpoint = torch.load(filename, map_location='cpu', weights_only=True,
+                                    mmap=mmap and zipfile.is_zipfile(filename))
         except Exception as error:  # by the damage: EOFError, UnpicklingError, KeyError, RuntimeError...
             # Not chained: torch's message advises loading with weights_only=False, which runs the file's code.
             raise CheckpointFileError(filename, _problem(filename, error), expected) from None

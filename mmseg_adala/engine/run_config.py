@@ -1,4 +1,4 @@
-"""Config loading shared by tools/train.py and tools/test.py."""
+"""Config loading shared by training and evaluation (mmseg_adala.train, mmseg_adala.test)."""
 import os.path as osp
 from typing import Optional
 
@@ -7,6 +7,7 @@ import torch.distributed as dist
 from mmengine.config import Config, DictAction
 
 from .config_check import check_hook_arguments, check_option_keys
+from .config_files import find_config
 
 
 class CfgOptionsAction(DictAction):
@@ -22,12 +23,14 @@ class CfgOptionsAction(DictAction):
 
 def load_run_config(config: str, launcher: str = 'none', work_dir: Optional[str] = None,
                     cfg_options: Optional[dict] = None) -> Config:
-    """The config with command-line overrides, its work_dir (default work_dirs/<name>) and launcher.
+    """The config (a file, or a shipped config's name: `find_config`) with command-line
+    overrides, its work_dir (default work_dirs/<name>) and launcher.
 
-    Overrides that nothing would read and hook arguments that do not exist raise
-    `ConfigKeyError` here, before any training; checkpoints are made resumable (`resumable_checkpoints`).
+    A config that does not exist raises `ConfigNotFoundError`; overrides that nothing would read
+    and hook arguments that do not exist raise `ConfigKeyError` here, before any training;
+    checkpoints are made resumable (`resumable_checkpoints`).
     """
-    cfg = Config.fromfile(config)
+    cfg = Config.fromfile(find_config(config))
     cfg.launcher = launcher
     if cfg_options:
         check_option_keys(cfg, cfg_options)

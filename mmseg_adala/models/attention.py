@@ -10,14 +10,19 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ..ops import build_feature_map, linear_attention, softmax_attention
+from ..ops import (build_feature_map, linear_attention, softmax_attention, window_attention,
+                   window_linear_attention)
 
 # 'none' removes the attention kernel: each token attends to itself only (out = proj(v)). It
 # is the speed ceiling of any linear attention (the benchmark's `no_attention`), and the
-# control that shows what attention contributes to a task (the demo's ablation).
-ATTN_TYPES = ('softmax', 'linear', 'none')
+# control that shows what attention contributes to a task (the demo's ablation). 'window' is
+# softmax inside w x w windows of the patch grid (ViTDet, L2ViT's local window attention);
+# 'window_linear' is LoLCATs' sum of window softmax and linear attention over the rest.
+ATTN_TYPES = ('softmax', 'linear', 'none', 'window', 'window_linear')
+# The kernels with a linear part: they own a feature map and may add local concentration.
+LINEAR_ATTN_TYPES = ('linear', 'window_linear')
 # Parameters that a softmax checkpoint lacks: they keep their (identity / zero) initialisation.
-ADDED_PARAMETER_PREFIXES = ('feature_map.', 'local_concentration.')
+ADDED_PARAMETER_PREFIXES = ('feature_map.', 'local_concentration.', 'window_factor')
 
 
 class LocalConcentration(nn.Module):
@@ -54,7 +59,7 @@ class LocalConcentration(nn.Module):
 
 
 class AdaLAAttention(nn.Module):
-    """Multi-head self-attention, softmax or non-causal linear, with timm's parameters.
+    """Multi-head self-attention, softmax, non-causal linear or local-window, with timm's parameters.
 
     A drop-in `attn_layer` for `timm.models.vision_transformer.VisionTransformer`.
 
@@ -65,14 +70,19 @@ class AdaLAAttention(nn.Module):
         qk_norm: Normalise queries and keys per head with `norm_layer`.
         scale_norm: Normalise the attention output before the projection.
         proj_bias: Bias in the output projection.
-        attn_drop: Attention dropout (softmax only; linear attention has no weights to drop).
+        attn_drop: Attention dropout (softmax and window only; the others have no weights to drop).
         proj_drop: Dropout after the output projection.
         norm_layer: Norm constructor for `qk_norm` / `scale_norm`.
-        attn_type: 'softmax', 'linear', or 'none' (no kernel: out = proj(v)).
+        attn_type: 'softmax', 'linear', 'none' (no kernel: out = proj(v)), 'window' (softmax in
+            w x w windows) or 'window_linear' (LoLCATs: window softmax + linear attention outside).
         feature_map: Linear attention's feature map by name ('elu' is the paper's ELU+1).
         feature_map_cfg: Extra arguments of the feature map (e.g. `power` of 'focused').
         local_concentration: Add L2ViT's zero-initialised local concentration module.
-        num_prefix_tokens: cls + register tokens, which bypass local concentration.
+        num_prefix_tokens: cls + register tokens, which bypass local concentration and attend
+            globally in the window kernels.
+        window_size: Side w, in patches, of the windows of 'window' and 'window_linear' (ViTDet's 14).
+        init_window_factor: 'window_linear' weighs its softmax part by sigmoid of a learned
+            per-head parameter, initialised to this (LoLCATs' default 0: a weight of 0.5).
         eps: Linear attention's denominator epsilon (on the mean-normalised sums).
     """
 
@@ -92,6 +102,8 @@ class AdaLAAttention(nn.Module):
             feature_map_cfg: Optional[dict] = None,
             local_concentration: bool = False,
             num_prefix_tokens: int = 1,
+            window_size: int = 14,
+            init_window_factor: float = 0.,
             eps: float = 1e-6,
             device=None,
             dtype=None,
@@ -108,6 +120,7 @@ class AdaLAAttention(nn.Module):
         self.scale = self.head_dim ** -0.5
         self.eps = eps
         self.num_prefix_tokens = num_prefix_tokens
+        self.window_size = window_size
 
         self.qkv = nn.Linear(dim, dim * 3, bias=qkv_bias, **dd)
         self.q_norm = norm_layer(self.head_dim, **dd) if qk_norm else nn.Identity()
@@ -117,10 +130,12 @@ class AdaLAAttention(nn.Module):
         self.proj = nn.Linear(dim, dim, bias=proj_bias, **dd)
         self.proj_drop = nn.Dropout(proj_drop)
 
-        is_linear = attn_type == 'linear'
+        is_linear = attn_type in LINEAR_ATTN_TYPES
         self.feature_map = build_feature_map(
             feature_map, self.num_heads, self.head_dim, **(feature_map_cfg or {})) if is_linear else None
         self.local_concentration = LocalConcentration(dim) if is_linear and local_concentration else None
+        self.window_factor = nn.Parameter(
+            torch.full((num_heads,), init_window_factor, **dd)) if attn_type == 'window_linear' else None
         # The patch grid of the current input; set by the backbone before each forward.
         self.grid_size: Optional[Tuple[int, int]] = None
 
@@ -136,6 +151,13 @@ class AdaLAAttention(nn.Module):
                                   dropout_p=self.attn_drop if self.training else 0.)
         elif self.attn_type == 'linear':
             x = linear_attention(q, k, v, feature_map=self.feature_map, eps=self.eps)
+        elif self.attn_type == 'window':
+            x = window_attention(q, k, v, self._grid(), self.window_size, self.num_prefix_tokens,
+                                 scale=self.scale, dropout_p=self.attn_drop if self.training else 0.)
+        elif self.attn_type == 'window_linear':
+            x = window_linear_attention(q, k, v, self._grid(), self.window_size, self.feature_map,
+                                        window_factor=self.window_factor.sigmoid(),
+                                        num_prefix_tokens=self.num_prefix_tokens, scale=self.scale)
         else:
             x = v
         x = x.transpose(1, 2).reshape(B, N, C)
@@ -143,8 +165,15 @@ class AdaLAAttention(nn.Module):
             x = self.local_concentration(x, self.grid_size, self.num_prefix_tokens)
         return self.proj_drop(self.proj(self.norm(x)))
 
+    def _grid(self) -> Tuple[int, int]:
+        if self.grid_size is None:
+            raise ValueError(f'attn_type={self.attn_type!r} needs the patch grid: the backbone must set '
+                             'grid_size before each forward')
+        return self.grid_size
+
     def extra_repr(self) -> str:
-        return f'attn_type={self.attn_type!r}, num_heads={self.num_heads}'
+        window = f', window_size={self.window_size}' if self.attn_type.startswith('window') else ''
+        return f'attn_type={self.attn_type!r}, num_heads={self.num_heads}{window}'
 
     @classmethod
     def from_timm(cls, attn: nn.Module, **kwargs) -> 'AdaLAAttention':

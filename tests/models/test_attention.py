@@ -2,8 +2,11 @@ import pytest
 import torch
 from timm.layers import Attention
 
-from mmseg_adala.models import AdaLAAttention
-from mmseg_adala.ops import build_feature_map, linear_attention_naive
+from tiny import TINY_VIT
+
+from mmseg_adala.models import AdaLAAttention, AdaLAViT
+from mmseg_adala.ops import (build_feature_map, linear_attention_naive, window_attention_naive,
+                             window_linear_attention_naive)
 
 
 def _timm_attention(qk_norm=False):
@@ -72,3 +75,64 @@ def test_copy_refuses_foreign_weights():
 def test_invalid_attention_type():
     with pytest.raises(ValueError, match='attn_type'):
         AdaLAAttention(32, num_heads=4, attn_type='performer')
+
+
+def _qkv(timm_attn, x):
+    B, N, _ = x.shape
+    return timm_attn.qkv(x).reshape(B, N, 3, 4, 8).permute(2, 0, 3, 1, 4)
+
+
+@pytest.mark.parametrize('grid, window', [((3, 4), 2), ((5, 3), 2), ((4, 4), 3)])
+def test_window_equals_naive_reference(grid, window):
+    timm_attn = _timm_attention()
+    ours = AdaLAAttention.from_timm(timm_attn, attn_type='window', window_size=window).eval()
+    ours.grid_size = grid
+    x = torch.randn(2, 1 + grid[0] * grid[1], 32)
+    q, k, v = _qkv(timm_attn, x)
+    expected = timm_attn.proj(window_attention_naive(q, k, v, grid, window, 1).transpose(1, 2).reshape(x.shape))
+    torch.testing.assert_close(ours(x), expected, atol=1e-5, rtol=1e-4)
+
+
+@pytest.mark.parametrize('feature_map', ['hedgehog', 'elu'])
+def test_window_linear_equals_naive_reference_with_lolcats_factor(feature_map):
+    """The softmax part weighs sigmoid(window_factor) per head (LoLCATs), 0.5 from a softmax copy."""
+    timm_attn = _timm_attention()
+    ours = AdaLAAttention.from_timm(timm_attn, attn_type='window_linear', feature_map=feature_map,
+                                    window_size=2).eval()
+    assert torch.equal(ours.window_factor.detach(), torch.zeros(4))
+    with torch.no_grad():
+        ours.window_factor.copy_(torch.tensor([-2., 0., 1., 3.]))
+    grid = (3, 5)
+    ours.grid_size = grid
+    x = torch.randn(2, 1 + 15, 32)
+    q, k, v = _qkv(timm_attn, x)
+    factor = torch.tensor([-2., 0., 1., 3.]).sigmoid()
+    out = window_linear_attention_naive(q, k, v, grid, 2, ours.feature_map, factor, 1., num_prefix_tokens=1)
+    expected = timm_attn.proj(out.transpose(1, 2).reshape(x.shape))
+    torch.testing.assert_close(ours(x), expected, atol=1e-5, rtol=1e-4)
+
+
+@pytest.mark.parametrize('attn_type', ['window', 'window_linear'])
+def test_window_kernels_need_the_grid(attn_type):
+    with pytest.raises(ValueError, match='grid_size'):
+        AdaLAAttention(32, num_heads=4, attn_type=attn_type)(torch.randn(1, 13, 32))
+
+
+@pytest.mark.parametrize('attn_type', ['window', 'window_linear'])
+def test_backbone_with_a_window_over_the_whole_grid_is_the_softmax_backbone(attn_type):
+    """Per-layer types reach the blocks, and a window covering the grid is global softmax, cls
+    and registers included (dinov2_vits14_reg), at a size that is not a whole number of patches."""
+    kwargs = dict(arch='dinov2_vits14_reg', vit_cfg=TINY_VIT, img_size=112, out_indices=(0, 1))
+    softmax = AdaLAViT(attn_type='softmax', **kwargs).eval()
+    for block in softmax.vit.blocks:  # DINOv2's LayerScale init (1e-5) would hide the attention
+        torch.nn.init.constant_(block.ls1.gamma, 0.5)
+    windowed = AdaLAViT(attn_type=['softmax', attn_type], attn_cfg=dict(window_size=6), **kwargs).eval()
+    windowed.load_state_dict(softmax.state_dict(), strict=False)
+    assert [block.attn.attn_type for block in windowed.vit.blocks] == ['softmax', attn_type]
+    x = torch.randn(1, 3, 70, 80)  # a 5x6 patch grid
+    with torch.no_grad():
+        for ours, expected in zip(windowed(x), softmax(x)):
+            torch.testing.assert_close(ours, expected, atol=1e-5, rtol=1e-4)
+        small = AdaLAViT(attn_type=attn_type, attn_cfg=dict(window_size=4), **kwargs).eval()
+        small.load_state_dict(softmax.state_dict(), strict=False)
+        assert not torch.allclose(small(x)[1], softmax(x)[1], atol=1e-3)

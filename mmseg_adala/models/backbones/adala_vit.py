@@ -100,9 +100,11 @@ class AdaLAViT(BaseModule):
 
     Args:
         arch: Official DINOv2 name, e.g. 'dinov2_vitl14' or 'dinov2_vitl14_reg'.
-        attn_type: 'softmax', 'linear', 'none' (attention removed: a control), or one per layer.
+        attn_type: 'softmax', 'linear', 'none' (attention removed: a control), 'window',
+            'window_linear' (see `AdaLAAttention`), or one per layer.
         feature_map: Linear attention's feature map ('elu', 'relu', 'focused', 'hedgehog').
-        attn_cfg: Further `AdaLAAttention` arguments (`feature_map_cfg`, `local_concentration`, `eps`).
+        attn_cfg: Further `AdaLAAttention` arguments (`feature_map_cfg`, `local_concentration`, `eps`,
+            `window_size`).
         out_indices: Blocks whose outputs are returned (negative counts from the end).
         with_cls_token: Return `(feature_map, cls_token)` pairs instead of maps.
         final_norm: Apply the final LayerNorm to the returned features (as DINOv2 does).

@@ -1,0 +1,90 @@
+"""The variants measured: one AdaLAViT with softmax, linear or no attention, alone or in a segmentor.
+
+``no_attention`` keeps every attention's qkv and proj layers but drops the kernel
+(out = proj(v)): the ceiling of any linear-attention backbone. A new variant is one entry of
+`VARIANT_ATTENTION` (its AdaLAViT arguments); the CLI and the tables take it from there.
+"""
+import math
+import os.path as osp
+from typing import Optional
+
+import torch
+import torch.nn as nn
+
+from ..engine.config_files import CONFIG_ROOT
+from ..models import AdaLAViT
+
+# AdaLAViT arguments per variant.
+VARIANT_ATTENTION = {
+    'softmax': dict(attn_type='softmax'),
+    'linear': dict(attn_type='linear', feature_map='elu'),
+    'no_attention': dict(attn_type='none'),
+    # ViTDet's window attention in every block; the LoLCATs baseline; L2ViT-style alternation
+    # (configs/lolcats, configs/l2vit). The alternation lists 12 blocks: ViT-S and ViT-B only.
+    'window': dict(attn_type='window', attn_cfg=dict(window_size=14)),
+    'lolcats': dict(attn_type='window_linear', feature_map='hedgehog', attn_cfg=dict(window_size=8)),
+    'l2vit': dict(attn_type=['window', 'linear'] * 6, feature_map='relu',
+                  attn_cfg=dict(window_size=7, local_concentration=True)),
+}
+VARIANTS = tuple(VARIANT_ATTENTION)
+# Measured unless --variants says otherwise; the local-window baselines are opt-in.
+DEFAULT_VARIANTS = ('softmax', 'linear', 'no_attention')
+DEFAULT_SEGMENTOR_CONFIG = osp.join(CONFIG_ROOT, 'adala_dinov2_l_ade20k.py')
+
+
+def build_backbone(variant: str, arch: str = 'dinov2_vits14', vit_cfg: Optional[dict] = None,
+                   **kwargs) -> AdaLAViT:
+    """The AdaLAViT of one variant (random weights), e.g. ``build_backbone('no_attention')``."""
+    return AdaLAViT(arch=arch, vit_cfg=vit_cfg, **VARIANT_ATTENTION[variant], **kwargs)
+
+
+def segmentor_model_config(config_path: str, variant: str, arch: str, vit_cfg: Optional[dict] = None):
+    """The segmentor config of `config_path` turned into one variant for a single process.
+
+    The backbone gets the arch, attention and `vit_cfg` overrides and no pretrained weights.
+    The config's number of backbone outputs is kept but spread evenly over the chosen depth
+    (5, 11, 17, 23 for 24 blocks; 2, 5, 8, 11 for 12), since the config's indices are for its
+    own arch; a backbone with fewer blocks than outputs gives its last block only, which
+    MultiLevelNeck repeats at every scale (as configs/tiny does). The neck takes the chosen
+    width. SyncBN becomes BN (one process) and inference is whole-image (what linear
+    attention is for).
+    """
+    from mmengine.config import Config
+    from mmseg.registry import MODELS
+
+    model = Config.fromfile(config_path).model
+    backbone = model.backbone
+    if backbone.get('type') != 'AdaLAViT':
+        raise ValueError(f'{config_path}: the benchmark needs an AdaLAViT backbone, got {backbone.get("type")!r}')
+    backbone.update(arch=arch, init_cfg=None, **VARIANT_ATTENTION[variant])
+    if vit_cfg:
+        backbone.vit_cfg = {**(backbone.get('vit_cfg') or {}), **vit_cfg}
+    with torch.device('meta'):  # the shape only: no memory, no initialisation
+        shape = MODELS.build(dict(backbone, out_indices=(-1,)))
+    depth, num_outputs = len(shape.vit.blocks), len(backbone.out_indices)
+    if depth < num_outputs:  # too shallow for distinct outputs: MultiLevelNeck repeats a single one
+        num_outputs = 1
+    backbone.out_indices = tuple(math.ceil(depth * (i + 1) / num_outputs) - 1 for i in range(num_outputs))
+    if model.get('neck') is not None:
+        model.neck.in_channels = [shape.embed_dim] * num_outputs
+    model.test_cfg = dict(mode='whole')
+    return _replace_norm_type(model, 'SyncBN', 'BN')
+
+
+def _replace_norm_type(cfg, old: str, new: str):
+    """`cfg` with every ``type=old`` dict (norm configs) changed to ``type=new``, recursively."""
+    if isinstance(cfg, dict):
+        for key, value in cfg.items():
+            cfg[key] = new if key == 'type' and value == old else _replace_norm_type(value, old, new)
+    elif isinstance(cfg, (list, tuple)):
+        return type(cfg)(_replace_norm_type(item, old, new) for item in cfg)
+    return cfg
+
+
+def build_segmentor(config_path: str, variant: str, arch: str, vit_cfg: Optional[dict] = None) -> nn.Module:
+    """The MMSeg segmentor of one variant (random weights): see :func:`segmentor_model_config`."""
+    from mmseg.registry import MODELS
+    from mmseg.utils import register_all_modules
+
+    register_all_modules(init_default_scope=True)
+    return MODELS.build(segmentor_model_config(config_path, variant, arch, vit_cfg))
