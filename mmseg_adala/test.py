@@ -5,11 +5,13 @@ import argparse
 import os
 import os.path as osp
 import sys
+from typing import List
 
 from mmengine.runner import Runner
 
 import mmseg_adala  # noqa: F401  (registers our modules)
-from mmseg_adala.engine.checkpoint_fit import CheckpointMismatchError
+from mmseg_adala.engine.checkpoint_file import CheckpointFileError, read_checkpoint
+from mmseg_adala.engine.checkpoint_fit import SEGMENTOR_CHECKPOINT, CheckpointMismatchError
 from mmseg_adala.engine.config_check import ConfigKeyError
 from mmseg_adala.engine.config_files import ConfigNotFoundError
 from mmseg_adala.engine.run_config import CfgOptionsAction, load_run_config
@@ -44,6 +46,13 @@ def enable_visualization(cfg, args):
         cfg.visualizer.save_dir = args.show_dir
 
 
+def empty_images(runner: Runner) -> List[str]:
+    """The test set's 0-byte image files: OpenCV's decoder fails on them with an assertion that names no file."""
+    dataset = runner.test_dataloader.dataset
+    paths = (dataset.get_data_info(i)['img_path'] for i in range(len(dataset)))
+    return [path for path in paths if osp.isfile(path) and osp.getsize(path) == 0]
+
+
 def main(argv=None):
     args = parse_args(argv)
     try:
@@ -62,10 +71,21 @@ def main(argv=None):
     if args.out is not None:
         cfg.test_evaluator['output_dir'] = args.out
         cfg.test_evaluator['keep_results'] = True
+    program = osp.basename(sys.argv[0])
     try:
-        return Runner.from_cfg(cfg).test()
+        # mmengine's load fails on a file that is no checkpoint without naming it; memory-mapped, this is cheap.
+        read_checkpoint(args.checkpoint, expected=SEGMENTOR_CHECKPOINT, mmap=True)
+    except (CheckpointFileError, FileNotFoundError) as error:
+        sys.exit(f'{program}: {error}')
+    runner = Runner.from_cfg(cfg)
+    empty = empty_images(runner)
+    if empty:
+        sys.exit(f'{program}: empty test image files (0 bytes), {len(empty)} in all: {", ".join(empty[:5])}'
+                 + (' ...' if len(empty) > 5 else '') + '. Restore them from the dataset\'s archive.')
+    try:
+        return runner.test()
     except CheckpointMismatchError as error:
-        sys.exit(f'{osp.basename(sys.argv[0])}: {error}')
+        sys.exit(f'{program}: {error}')
 
 
 if __name__ == '__main__':

@@ -4,8 +4,34 @@ Each test replays a failure met with the tiny configs. Runs are a handful of ite
 the tiny stage-3 model (dropout and drop path on, a checkpoint and a validation every 2
 iterations); the tools run in-process (an interpreter start with mmseg costs ~10 s), except
 the run that is killed: a real process, dying half way through writing a checkpoint.
+
+Issue 13's numbered cases and the tests that replay them (here unless a file is named):
+   1  tests/tools/test_infer.py: test_an_input_named_like_an_output_is_never_overwritten,
+      test_outputs_of_an_earlier_run_are_skipped_as_inputs
+   2  test_resume_without_last_checkpoint_continues_from_the_newest,
+      test_resume_skips_damaged_checkpoints_and_says_why,
+      test_resume_starts_a_new_run_only_in_a_work_dir_without_one,
+      test_a_new_run_refuses_a_work_dir_with_checkpoints
+   3  test_killed_while_writing_a_checkpoint_resumes_exactly, test_an_interrupted_write_leaves_the_previous_file,
+      test_a_backbone_export_killed_mid_write_keeps_the_previous_one
+   4  test_evaluation_refuses_a_checkpoint_that_does_not_fit, test_evaluation_of_a_fitting_checkpoint,
+      test_load_segmentor_checkpoint_for_inference
+   5  test_killed_while_writing_a_checkpoint_resumes_exactly, test_every_stage_writes_resumable_checkpoints,
+      test_a_stage1_checkpoint_holds_the_random_state
+   6  test_a_non_finite_pixel_is_an_error_that_says_where, test_the_non_finite_check_under_autocast_and_no_grad
+   7  tests/datasets/test_image_folder.py: test_validation_never_replaces_an_unreadable_image,
+      test_each_training_sample_carries_its_skips; tests/alignment/test_alignment_loops.py:
+      test_skipped_images_are_totalled_and_validation_fails_on_an_unreadable_one
+   8  tests/tools/test_infer.py: test_inputs_that_match_no_image_stop_the_run_before_any_work
+   9  test_a_file_that_is_no_checkpoint_is_named_with_what_it_is, test_infer_stops_on_a_file_that_is_no_checkpoint
+  10  test_an_image_too_small_for_the_model_names_its_size_and_the_minimum, test_infer_names_each_bad_image_and_why,
+      test_evaluation_names_empty_test_images_before_any_work
+  11  test_typos_fail_before_training_with_a_suggestion, test_cfg_option_without_a_value_is_a_usage_error,
+      test_a_typo_on_the_command_line_stops_the_tool
+  12  tests/tools/test_infer.py: test_an_unwritable_out_dir_stops_the_run_before_any_work
 """
-import importlib
+import argparse
+import importlib.util
 import io
 import os
 import os.path as osp
@@ -15,11 +41,14 @@ import subprocess
 import sys
 from types import SimpleNamespace
 
+import cv2
+import numpy as np
 import pytest
 import torch
 from mmengine.logging import MMLogger
 from mmseg.apis import init_model
-from tiny import TINY_CONFIGS
+from mmseg.structures import SegDataSample
+from tiny import TINY_CONFIGS, TINY_VIT
 
 from mmseg_adala.alignment import BackboneExportHook
 from mmseg_adala.datasets.synthetic_ade20k import make_synthetic_ade20k
@@ -29,6 +58,7 @@ from mmseg_adala.engine.checkpoint_fit import CheckpointMismatchError, load_segm
 from mmseg_adala.engine.config_check import ConfigKeyError
 from mmseg_adala.engine.resume import ResumeError, resume_checkpoint
 from mmseg_adala.engine.run_config import load_run_config
+from mmseg_adala.models import AdaLAViT
 
 REPO = osp.abspath(osp.join(TINY_CONFIGS, '..', '..'))
 STAGE1 = osp.join(TINY_CONFIGS, 'adala_stage1_tiny.py')
@@ -48,6 +78,14 @@ def train_tool():
 def test_tool():
     """What tools/test.py and `python -m mmseg_adala.test` run."""
     return importlib.import_module('mmseg_adala.test')
+
+
+@pytest.fixture(scope='module')
+def infer_tool():
+    spec = importlib.util.spec_from_file_location('infer_tool', osp.join(REPO, 'tools', 'infer.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 @pytest.fixture(scope='module')
@@ -298,6 +336,140 @@ def test_every_stage_writes_resumable_checkpoints(config):
 def test_a_stage1_checkpoint_holds_the_random_state(stage1_run):
     state = torch.load(osp.join(stage1_run, 'iter_2.pth'))['random_state']
     assert state['torch'].dtype == torch.uint8 and state['numpy'][0] == 'MT19937' and state['python'][0] == 3
+
+
+# Issue 6: a NaN or inf pixel is an error that says where, not a prediction of class 0 everywhere.
+
+@pytest.fixture(scope='module')
+def tiny_segmentor():
+    """The tiny stage-3 segmentor (UperNet behind MultiLevelNeck), random weights, in eval mode."""
+    return init_model(load_run_config(STAGE3, cfg_options={'model.backbone.init_cfg': None}), None, device='cpu')
+
+
+def predict(segmentor, images):
+    """The segmentor's predictions for float (N, 3, H, W) images, as tools/infer.py asks for them."""
+    shape = tuple(images.shape[-2:])
+    samples = [SegDataSample(metainfo=dict(img_shape=shape, ori_shape=shape)) for _ in images]
+    with torch.no_grad():
+        return segmentor.test_step(dict(inputs=list(images), data_samples=samples))
+
+
+@pytest.mark.parametrize('value, counts', [(float('nan'), '1 NaN and 0 inf'), (float('inf'), '0 NaN and 1 inf')])
+def test_a_non_finite_pixel_is_an_error_that_says_where(value, counts, tiny_segmentor):
+    """Before: every logit NaN, every pixel class 0, no warning."""
+    images = torch.rand(2, 3, 32, 48) * 255
+    images[1, 0, 5, 7] = value
+    with pytest.raises(ValueError, match=re.escape(f'input of shape (2, 3, 32, 48) holds {counts} values (in images '
+                                                   '[1] of the batch)') + '.*Check the image files'):
+        predict(tiny_segmentor, images)
+    assert all(sample.pred_sem_seg.data.shape == (1, 32, 48) for sample in predict(tiny_segmentor, images[:1]))
+
+
+def test_the_non_finite_check_under_autocast_and_no_grad():
+    backbone = AdaLAViT(arch='dinov2_vits14', vit_cfg=TINY_VIT).eval()
+    images = torch.randn(2, 3, 28, 28)
+    with torch.no_grad(), torch.autocast('cpu', dtype=torch.bfloat16):
+        assert torch.isfinite(backbone(images)[0]).all()
+        images[0, 2, 3, 4] = -float('inf')
+        for dtype in (torch.float32, torch.bfloat16):
+            with pytest.raises(ValueError, match=r'0 NaN and 1 inf values \(in images \[0\] of the batch\)'):
+                backbone(images.to(dtype))
+
+
+# Issue 9: a file that is no checkpoint is named, with what it is, by every loader; pickles that would run
+# code stay refused, and no message suggests `weights_only=False`.
+
+BAD_CHECKPOINTS = [  # kind, what the message says it is (torch's own error before)
+    ('empty', r'is empty \(0 bytes\)'),  # EOFError with no message
+    ('random', r"is not a PyTorch checkpoint: it is binary data beginning b'"),  # retry with weights_only=False
+    ('text', r"is not a PyTorch checkpoint: it is a text file beginning 'abc'"),  # IndexError: pop from empty list
+    ('tensor', r'holds a single tensor of shape \(3,\) rather than a dict of weights'),  # 'Tensor' has no 'get'
+    ('pickled_object', r'holds a Python object \(argparse\.Namespace\) that only a loader executing the file\'s '
+                       r'code could read: refused'),  # retry with weights_only=False
+]
+
+
+def write_bad_checkpoint(path, kind):
+    if kind == 'tensor':
+        torch.save(torch.zeros(3), path)
+    elif kind == 'pickled_object':
+        torch.save(dict(state_dict={}, args=argparse.Namespace(lr=0.1)), path)
+    else:
+        random = np.random.default_rng(0).integers(0, 256, 1000, dtype=np.uint8).tobytes()
+        path.write_bytes(dict(empty=b'', random=random, text=b'abc')[kind])
+
+
+@pytest.mark.parametrize('kind, problem', BAD_CHECKPOINTS)
+def test_a_file_that_is_no_checkpoint_is_named_with_what_it_is(kind, problem, tmp_path, tiny_segmentor, test_tool,
+                                                              data_options):
+    path = tmp_path / f'{kind}.pth'
+    write_bad_checkpoint(path, kind)
+    said = f'checkpoint {re.escape(str(path))} {problem}.*; expected '
+    backbone = AdaLAViT(arch='dinov2_vits14', vit_cfg=TINY_VIT, init_cfg=dict(type='Pretrained', checkpoint=str(path)))
+    with pytest.raises(ValueError, match=said + 'an official DINOv2 .pth') as backbone_init:
+        backbone.init_weights()
+    with pytest.raises(ValueError, match=said + 'a segmentor checkpoint') as inference:
+        load_segmentor_checkpoint(tiny_segmentor, str(path))
+    with pytest.raises(ResumeError, match=f'cannot resume from {re.escape(str(path))}: it {problem}') as resuming:
+        resume_checkpoint(str(tmp_path), requested=str(path))
+    with pytest.raises(SystemExit) as evaluation:
+        test_tool.main([STAGE3, str(path), '--work-dir', str(tmp_path / 'work'), '--cfg-options', *data_options])
+    assert re.match(f'{re.escape(osp.basename(sys.argv[0]))}: {said}a segmentor checkpoint', evaluation.value.code)
+    for message in (str(backbone_init.value), str(inference.value), str(resuming.value), evaluation.value.code):
+        assert 'weights_only' not in message
+
+
+def test_infer_stops_on_a_file_that_is_no_checkpoint(tmp_path, infer_tool):
+    path = tmp_path / 'text.pth'
+    write_bad_checkpoint(path, 'text')
+    image = tmp_path / 'image.png'
+    cv2.imwrite(str(image), np.zeros((30, 40, 3), np.uint8))
+    with pytest.raises(SystemExit, match=f"error: checkpoint {re.escape(str(path))} is not a PyTorch checkpoint"):
+        infer_tool.main([STAGE3, str(path), str(image), '--out-dir', str(tmp_path / 'out'), '--device', 'cpu'])
+
+
+# Issue 10: an image that cannot be read, or is too small for the model, is named with the reason.
+
+def test_an_image_too_small_for_the_model_names_its_size_and_the_minimum(tiny_segmentor):
+    """Before: `Input and output sizes should be greater than 0` from MultiLevelNeck's 0.5 scale."""
+    with pytest.raises(ValueError, match=r'input of 14x40 px .* too small for this model: it needs at least 15 px '
+                                         r'per side \(2 patches of 14 px'):
+        predict(tiny_segmentor, torch.rand(1, 3, 14, 40) * 255)
+    assert predict(tiny_segmentor, torch.rand(1, 3, 15, 40) * 255)[0].pred_sem_seg.data.shape == (1, 15, 40)
+
+
+def test_infer_names_each_bad_image_and_why(tmp_path, capsys, infer_tool):
+    """Before: an OpenCV assertion about its buffer, 'failed to load image', and the neck's sizes."""
+    images, out = tmp_path / 'images', tmp_path / 'out'
+    images.mkdir()
+    (images / 'empty.png').write_bytes(b'')
+    (images / 'junk.png').write_bytes(b'not an image')
+    cv2.imwrite(str(images / 'small.png'), np.zeros((10, 40, 3), np.uint8))
+    cv2.imwrite(str(images / 'good.png'), np.zeros((30, 40, 3), np.uint8))
+    assert infer_tool.main([STAGE3, 'none', str(images), '--out-dir', str(out), '--scale', 'native',
+                                    '--device', 'cpu', '--cfg-options', 'model.backbone.init_cfg=None']) == 1
+    failures = capsys.readouterr().err
+    images = images.resolve()
+    assert f'failed: {images / "empty.png"}: UnreadableImageError: the file is empty (0 bytes)' in failures
+    assert f'failed: {images / "junk.png"}: UnreadableImageError: OpenCV cannot decode it' in failures
+    assert re.search(f'failed: {re.escape(str(images / "small.png"))}: InputTooSmallError: .*10x40 px.* at least '
+                     '15 px per side', failures)
+    assert (out / 'good_labels.png').exists()
+
+
+def test_evaluation_names_empty_test_images_before_any_work(tmp_path, test_tool, tiny_segmentor):
+    """Before: an OpenCV assertion about its buffer, naming no file, part way through the test set."""
+    data = tmp_path / 'data'
+    make_synthetic_ade20k(str(data), num_train=1, num_val=3, image_size=64, num_classes=3)
+    empty = data / 'images' / 'validation' / 'ADE_val_00000002.jpg'
+    empty.write_bytes(b'')
+    checkpoint = tmp_path / 'segmentor.pth'
+    torch.save(dict(state_dict=tiny_segmentor.state_dict()), checkpoint)
+    options = [f'{split}_dataloader.dataset.data_root={data}' for split in ('train', 'val', 'test')]
+    with pytest.raises(SystemExit) as refused:
+        test_tool.main([STAGE3, str(checkpoint), '--work-dir', str(tmp_path / 'work'), '--cfg-options', *options,
+                        'model.backbone.init_cfg=None'])
+    assert refused.value.code.startswith(f'{osp.basename(sys.argv[0])}: empty test image files (0 bytes), 1 in all: {empty}.')
 
 
 # Issue 11: typos fail before training, with the intended key.

@@ -39,7 +39,8 @@ from mmengine.dataset import Compose
 from mmengine.utils import ProgressBar
 from mmseg.apis import init_model
 
-from mmseg_adala.engine import load_segmentor_checkpoint
+from mmseg_adala.engine import CheckpointMismatchError, load_segmentor_checkpoint
+from mmseg_adala.engine.checkpoint_file import CheckpointFileError
 
 IMAGE_SUFFIXES = {'.jpg', '.jpeg', '.png', '.webp', '.bmp', '.tif', '.tiff'}
 OUTPUT_SUFFIXES = ('_labels.png', '_mask.png', '_overlay.jpg')
@@ -194,12 +195,31 @@ def build_model(args: argparse.Namespace) -> Tuple[torch.nn.Module, Compose, Com
     return model, Compose([dict(type='LoadImageFromFile')]), Compose([*resize, dict(type='PackSegInputs')])
 
 
+class UnreadableImageError(ValueError):
+    """An input file that is no image OpenCV decodes."""
+
+
+def load_image(load: Compose, path: Path) -> dict:
+    """`load`'s results for the image at `path`; `UnreadableImageError` saying why there is none.
+
+    OpenCV fails on an empty file with an assertion about its buffer, and mmcv on undecodable
+    bytes with 'failed to load image': neither says what is wrong with the file.
+    """
+    if path.stat().st_size == 0:
+        raise UnreadableImageError('the file is empty (0 bytes)')
+    try:
+        return load(dict(img_path=str(path)))
+    except (AssertionError, cv2.error):
+        raise UnreadableImageError(f'OpenCV cannot decode it: it is no image, or a damaged one '
+                                   f'({path.stat().st_size} bytes)') from None
+
+
 def segment(model: torch.nn.Module, load: Compose, prepare: Compose, path: Path) -> Tuple[np.ndarray, np.ndarray]:
     """Returns the image as loaded (H, W, 3 BGR uint8) and its (H, W) uint8 class ids.
 
     The loaded image is returned so the overlay does not decode a large file a second time.
     """
-    results = load(dict(img_path=str(path)))
+    results = load_image(load, path)
     image = results['img']  # Resize puts a new array in `results`, this one stays as loaded
     data = prepare(results)
     with torch.inference_mode():
@@ -237,7 +257,10 @@ def main(argv=None) -> int:
     out_dir = Path(args.out_dir)
     check_no_input_is_overwritten(images, skipped, out_dir)
     check_writable(out_dir)
-    model, load, prepare = build_model(args)
+    try:
+        model, load, prepare = build_model(args)
+    except (CheckpointFileError, CheckpointMismatchError) as error:
+        raise SystemExit(f'error: {error}')
     colours = colour_table(model)
 
     failed = []

@@ -15,12 +15,15 @@ from typing import Dict, List, Optional
 import torch.nn as nn
 from mmengine.hooks import Hook
 from mmengine.model import BaseTTAModel, is_model_wrapper
-from mmengine.runner import CheckpointLoader
 from mmengine.runner.checkpoint import load_state_dict
 from mmseg.registry import HOOKS, MODELS
 
+from .checkpoint_file import read_checkpoint
+
 # Backbone settings that change what the same weights compute.
 ATTENTION_SETTINGS = ('attn_type', 'feature_map', 'attn_cfg')
+# What evaluation and inference take, for the messages about a file that is none of it.
+SEGMENTOR_CHECKPOINT = 'a segmentor checkpoint written by tools/train.py (work_dir/iter_*.pth)'
 
 
 class CheckpointMismatchError(ValueError):
@@ -158,7 +161,7 @@ def load_segmentor_checkpoint(model: nn.Module, filename: str, model_cfg: Option
     For callers that build the model themselves, e.g. `mmseg.apis.init_model(config, None)`;
     returns the checkpoint (its `meta` holds `dataset_meta`).
     """
-    checkpoint = CheckpointLoader.load_checkpoint(filename, map_location='cpu')
+    checkpoint = read_checkpoint(filename, expected=SEGMENTOR_CHECKPOINT)
     assert_checkpoint_fits(model, checkpoint, filename, model_cfg)
     load_state_dict(_bare_model(model), _weights(checkpoint), strict=True)
     return checkpoint

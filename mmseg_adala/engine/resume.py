@@ -12,8 +12,9 @@ import os.path as osp
 import re
 from typing import List, Optional
 
-import torch
 from mmengine.logging import print_log
+
+from .checkpoint_file import CheckpointFileError, read_checkpoint
 
 # The names mmengine's CheckpointHook gives checkpoints (its default `filename_tmpl`).
 CHECKPOINT_NAME = re.compile(r'(iter|epoch)_(\d+)\.pth')
@@ -36,10 +37,10 @@ def unloadable_reason(path: str) -> Optional[str]:
     file (a write that was cut short) fails here at once, as would a foreign file.
     """
     try:
-        checkpoint = torch.load(path, map_location='cpu', mmap=True)
-    except Exception as error:  # torch raises RuntimeError, UnpicklingError, EOFError... by the damage
-        return f'it does not load ({type(error).__name__}: {str(error).splitlines()[0]})'
-    if not isinstance(checkpoint, dict) or not {'meta', 'state_dict'} <= checkpoint.keys():
+        checkpoint = read_checkpoint(path, mmap=True)
+    except CheckpointFileError as error:
+        return f'it {error.problem}'
+    if not {'meta', 'state_dict'} <= checkpoint.keys():
         return 'it is not a training checkpoint (no meta and state_dict)'
     return None
 

@@ -11,7 +11,7 @@ from tiny import TINY_CONFIGS, TINY_VIT
 
 from mmseg_adala.alignment import AttentionAlignModel, FeatureAlignModel
 from mmseg_adala.models import AdaLAViT
-from mmseg_adala.models.backbones import DINOV2_ARCHS, timm_to_official_dinov2
+from mmseg_adala.models.backbones import DINOV2_ARCHS, InputTooSmallError, timm_to_official_dinov2
 
 
 def _timm_vit(arch, **overrides):
@@ -188,6 +188,16 @@ def test_any_input_size(size, attn_type):
     for spatial, cls_token in outs:
         assert spatial.shape == (1, 48, *grid) and cls_token.shape == (1, 48)
         assert torch.isfinite(spatial).all()
+
+
+def test_min_grid_refuses_inputs_below_it_in_pixels():
+    """One patch per side works by default; with min_grid=2 the smallest input is 15 px (2 patches of 14)."""
+    one_patch = torch.randn(1, 3, 14, 30)
+    assert AdaLAViT(arch='dinov2_vits14', vit_cfg=TINY_VIT).eval()(one_patch)[0].shape == (1, 48, 1, 3)
+    backbone = AdaLAViT(arch='dinov2_vits14', vit_cfg=TINY_VIT, min_grid=2).eval()
+    with pytest.raises(InputTooSmallError, match=r'14x30 px .* at least 15 px per side \(2 patches of 14 px'):
+        backbone(one_patch)
+    assert backbone(torch.randn(1, 3, 15, 30))[0].shape == (1, 48, 2, 3)
 
 
 def test_freezing_and_layer_names():

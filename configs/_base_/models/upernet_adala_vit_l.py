@@ -7,8 +7,9 @@ data_preprocessor = dict(
 model = dict(
     type='EncoderDecoder',
     data_preprocessor=data_preprocessor,
+    # min_grid=2: the neck's 0.5 scale halves the patch grid, so inputs need 2 patches per side.
     backbone=dict(type='AdaLAViT', arch='dinov2_vitl14', attn_type='linear', feature_map='elu',
-                  out_indices=(5, 11, 17, 23), final_norm=True, drop_path_rate=0.2),
+                  out_indices=(5, 11, 17, 23), final_norm=True, drop_path_rate=0.2, min_grid=2),
     neck=dict(type='MultiLevelNeck', in_channels=[1024] * 4, out_channels=1024, scales=[4, 2, 1, 0.5]),
     decode_head=dict(
         type='UPerHead', in_channels=[1024] * 4, in_index=[0, 1, 2, 3], pool_scales=(1, 2, 3, 6),

@@ -9,14 +9,13 @@ variant their `meta` records.
 """
 import inspect
 import math
-import os.path as osp
 from typing import Dict, List, Optional, Union
 
 import torch
 from mmengine.logging import MMLogger
-from mmengine.runner import CheckpointLoader
 from timm.models.vision_transformer import VisionTransformer, checkpoint_filter_fn
 
+from ...engine.checkpoint_file import read_checkpoint
 from ..attention import ADDED_PARAMETER_PREFIXES, AdaLAAttention
 
 # Keys a checkpoint may carry that a backbone never uses (a classifier head).
@@ -28,17 +27,13 @@ MODULE_PREFIXES = ('module.', 'backbone.', 'vit.')
 # `AdaLAAttention` options that a stage export's meta records (mmseg_adala.alignment). A meta
 # that names its feature map describes the whole attention: options it lacks are the defaults.
 ATTENTION_OPTIONS = ('feature_map', 'feature_map_cfg', 'local_concentration', 'eps', 'window_size')
+# What the backbone takes and where it is set, for the messages about a missing file or one that is none of it.
+VIT_CHECKPOINT = ('an official DINOv2 .pth, a timm state dict or a stage export (backbone_*.pth), e.g. '
+                  '--cfg-options model.backbone.init_cfg.checkpoint=PATH')
 
 
 def _load(checkpoint: Union[str, dict]) -> dict:
-    if not isinstance(checkpoint, str):
-        return checkpoint
-    if '://' not in checkpoint and not osp.isfile(checkpoint):
-        raise FileNotFoundError(
-            f'backbone checkpoint {checkpoint!r} does not exist: give the path of an official DINOv2 '
-            '.pth, a timm state dict or a stage export (e.g. --cfg-options '
-            'model.backbone.init_cfg.checkpoint=PATH)')
-    return CheckpointLoader.load_checkpoint(checkpoint, map_location='cpu')
+    return read_checkpoint(checkpoint, expected=VIT_CHECKPOINT) if isinstance(checkpoint, str) else checkpoint
 
 
 def read_vit_state_dict(checkpoint: Union[str, Dict[str, torch.Tensor]]) -> Dict[str, torch.Tensor]:
