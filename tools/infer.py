@@ -1,3 +1,4 @@
+#!/usr/bin/env python
 """Segment images with a segmentor, each whole, and save the results at each image's resolution.
 
 Linear attention's cost grows linearly with the number of pixels, so a whole 2048x2048 or
