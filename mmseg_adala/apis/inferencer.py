@@ -1,0 +1,75 @@
+"""`AdaLAInferencer`: MMSeg's inferencer with a strict checkpoint load, a choice of input scale and
+of whole-image or sliding-window inference.
+
+Linear attention's cost grows linearly with the number of pixels, so a whole 2048x2048 or
+4096x4096 image fits in one forward pass (`mode='whole'`, the default). `MMSegInferencer` brings
+the model building, the pipeline, the forward pass and the label maps; it loads weights leniently
+(mismatched keys only warn) and always resizes as the config's test pipeline does, which is what
+this class changes.
+"""
+from typing import Optional, Tuple, Union
+
+from mmengine.config import Config
+from mmseg.apis import MMSegInferencer, init_model
+
+from mmseg_adala.engine import load_segmentor_checkpoint
+
+Scale = Union[str, Tuple[int, int]]
+
+
+class AdaLAInferencer(MMSegInferencer):
+    """Segments images (paths or BGR arrays) into label maps at each image's own resolution.
+
+    `AdaLAInferencer(config, checkpoint)(images)['predictions']` gives the (H, W) class ids, one
+    array or a list of them, as `MMSegInferencer` does.
+
+    Args:
+        config: segmentor config file.
+        checkpoint: segmentor checkpoint, loaded strictly: one that does not fit the config (a
+            stage export, another attention) raises `CheckpointMismatchError` with its cause
+            instead of segmenting with partly random weights. None: random weights.
+        scale: 'config' resizes as the config's test pipeline does (the scale the model was
+            trained at), 'native' does not resize (a model trained at short side 512 then sees a
+            4096-px photo at 8x its training scale), (W, H) is `Resize(scale=(W, H),
+            keep_ratio=True)`. The prediction is mapped back to the image's size either way.
+        mode: 'whole' (one forward per image) or 'slide' (MMSeg's sliding window).
+        crop_size: slide mode's window side.
+        stride: slide mode's window step.
+        device: cpu, cuda or cuda:N; None picks one.
+        cfg_options: overrides merged into the config.
+    """
+
+    def __init__(self, config: str, checkpoint: Optional[str] = None, scale: Scale = 'config',
+                 mode: str = 'whole', crop_size: int = 512, stride: int = 341,
+                 device: Optional[str] = None, cfg_options: Optional[dict] = None) -> None:
+        cfg = Config.fromfile(config)
+        if cfg_options:
+            cfg.merge_from_dict(cfg_options)
+        if mode == 'whole':
+            cfg.model.test_cfg = dict(mode='whole')
+        elif mode == 'slide':
+            cfg.model.test_cfg = dict(mode='slide', crop_size=(crop_size,) * 2, stride=(stride,) * 2)
+        else:
+            raise ValueError(f"mode must be 'whole' or 'slide', got {mode!r}")
+        if not (scale in ('config', 'native') or len(scale) == 2):
+            raise ValueError(f"scale must be 'config', 'native' or (W, H), got {scale!r}")
+        self.scale = scale
+        super().__init__(cfg, checkpoint, device=device)
+
+    def _init_model(self, cfg: Config, weights: Optional[str], device: str):
+        """MMSeg's `init_model` (it drops the backbone's pretrained `init_cfg`), then our strict loader."""
+        model = init_model(cfg, None, device=device)
+        checkpoint = {} if weights is None else load_segmentor_checkpoint(model, weights, cfg.model)
+        model.dataset_meta = checkpoint.get('meta', {}).get('dataset_meta')  # None: no class names
+        return model
+
+    def _init_pipeline(self, cfg: Config):
+        """MMSeg's test pipeline with its Resize kept, removed or replaced as `scale` says."""
+        if self.scale != 'config':
+            pipeline = [transform for transform in cfg.test_dataloader.dataset.pipeline
+                        if transform['type'] != 'Resize']
+            if self.scale != 'native':
+                after_load = self._get_transform_idx(pipeline, 'LoadImageFromFile') + 1
+                pipeline.insert(after_load, dict(type='Resize', scale=tuple(self.scale), keep_ratio=True))
+            cfg.test_dataloader.dataset.pipeline = pipeline
+        return super()._init_pipeline(cfg)
