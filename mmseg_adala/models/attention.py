@@ -10,7 +10,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ..ops import (build_feature_map, linear_attention, softmax_attention, window_attention,
+from ..ops import (SEPARATE_KEY_MAPS, build_feature_map, linear_attention, softmax_attention, window_attention,
                    window_linear_attention)
 
 # 'none' removes the attention kernel: each token attends to itself only (out = proj(v)). It
@@ -22,7 +22,7 @@ ATTN_TYPES = ('softmax', 'linear', 'none', 'window', 'window_linear')
 # The kernels with a linear part: they own a feature map and may add local concentration.
 LINEAR_ATTN_TYPES = ('linear', 'window_linear')
 # Parameters that a softmax checkpoint lacks: they keep their (identity / zero) initialisation.
-ADDED_PARAMETER_PREFIXES = ('feature_map.', 'local_concentration.', 'window_factor')
+ADDED_PARAMETER_PREFIXES = ('feature_map.', 'key_map.', 'value_conv.', 'local_concentration.', 'window_factor')
 
 
 class LocalConcentration(nn.Module):
@@ -58,6 +58,35 @@ class LocalConcentration(nn.Module):
         return torch.cat([prefix, grid.flatten(2).transpose(1, 2)], dim=1)
 
 
+class ValueConvolution(nn.Module):
+    """FLatten's depthwise convolution on V (Han et al., ICCV 2023, eq. 6), added to the attention output.
+
+    out_i = Attn_i + DWC(V)_i: linear attention's N x N map has rank at most d, and the
+    convolution gives each token a full-rank local term. As in FLatten's code, one
+    d-channel depthwise kernel serves all heads. Prefix tokens have no grid position and get
+    no term. It starts at zero (FLatten trains from scratch; here it joins a pretrained
+    layer), so the layer starts as the kernel alone; its gradient is non-zero from the start.
+
+    Args:
+        head_dim: Channels per head d.
+        kernel_size: Depthwise kernel size (FLatten's 5).
+    """
+
+    def __init__(self, head_dim: int, kernel_size: int = 5) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(head_dim, head_dim, kernel_size, padding=kernel_size // 2, groups=head_dim)
+        nn.init.zeros_(self.conv.weight)
+        nn.init.zeros_(self.conv.bias)
+
+    def forward(self, v: torch.Tensor, grid_size: Tuple[int, int], num_prefix_tokens: int) -> torch.Tensor:
+        """The term to add to the attention output: (B, H, N, d), zero for the prefix tokens."""
+        B, H, N, d = v.shape
+        rows, cols = grid_size
+        grid = v[:, :, num_prefix_tokens:].reshape(B * H, rows, cols, d).permute(0, 3, 1, 2)
+        local = self.conv(grid).permute(0, 2, 3, 1).reshape(B, H, rows * cols, d)
+        return F.pad(local, (0, 0, num_prefix_tokens, 0))
+
+
 class AdaLAAttention(nn.Module):
     """Multi-head self-attention, softmax, non-causal linear or local-window, with timm's parameters.
 
@@ -75,8 +104,13 @@ class AdaLAAttention(nn.Module):
         norm_layer: Norm constructor for `qk_norm` / `scale_norm`.
         attn_type: 'softmax', 'linear', 'none' (no kernel: out = proj(v)), 'window' (softmax in
             w x w windows) or 'window_linear' (LoLCATs: window softmax + linear attention outside).
-        feature_map: Linear attention's feature map by name ('elu' is the paper's ELU+1).
+        feature_map: Linear attention's feature map by name ('elu' is the paper's ELU+1). Maps
+            of `SEPARATE_KEY_MAPS` ('hedgehog') are learned twice: `feature_map` for the
+            queries and `key_map` for the keys.
         feature_map_cfg: Extra arguments of the feature map (e.g. `power` of 'focused').
+        value_conv: Kernel size of FLatten's depthwise convolution on V (5 in FLatten), whose
+            output over the patch grid is added to the attention's; 0 for none.
+            With feature_map='focused' this is FLatten's focused linear attention.
         local_concentration: Add L2ViT's zero-initialised local concentration module.
         num_prefix_tokens: cls + register tokens, which bypass local concentration and attend
             globally in the window kernels.
@@ -100,6 +134,7 @@ class AdaLAAttention(nn.Module):
             attn_type: str = 'linear',
             feature_map: str = 'elu',
             feature_map_cfg: Optional[dict] = None,
+            value_conv: int = 0,
             local_concentration: bool = False,
             num_prefix_tokens: int = 1,
             window_size: int = 14,
@@ -133,6 +168,10 @@ class AdaLAAttention(nn.Module):
         is_linear = attn_type in LINEAR_ATTN_TYPES
         self.feature_map = build_feature_map(
             feature_map, self.num_heads, self.head_dim, **(feature_map_cfg or {})) if is_linear else None
+        self.key_map = build_feature_map(
+            feature_map, self.num_heads, self.head_dim,
+            **(feature_map_cfg or {})) if is_linear and feature_map in SEPARATE_KEY_MAPS else None
+        self.value_conv = ValueConvolution(self.head_dim, value_conv) if is_linear and value_conv else None
         self.local_concentration = LocalConcentration(dim) if is_linear and local_concentration else None
         self.window_factor = nn.Parameter(
             torch.full((num_heads,), init_window_factor, **dd)) if attn_type == 'window_linear' else None
@@ -150,16 +189,19 @@ class AdaLAAttention(nn.Module):
             x = softmax_attention(q, k, v, scale=self.scale,
                                   dropout_p=self.attn_drop if self.training else 0.)
         elif self.attn_type == 'linear':
-            x = linear_attention(q, k, v, feature_map=self.feature_map, eps=self.eps)
+            x = linear_attention(q, k, v, feature_map=self.feature_map, eps=self.eps, key_map=self.key_map)
         elif self.attn_type == 'window':
             x = window_attention(q, k, v, self._grid(), self.window_size, self.num_prefix_tokens,
                                  scale=self.scale, dropout_p=self.attn_drop if self.training else 0.)
         elif self.attn_type == 'window_linear':
             x = window_linear_attention(q, k, v, self._grid(), self.window_size, self.feature_map,
                                         window_factor=self.window_factor.sigmoid(),
-                                        num_prefix_tokens=self.num_prefix_tokens, scale=self.scale)
+                                        num_prefix_tokens=self.num_prefix_tokens, scale=self.scale,
+                                        key_map=self.key_map)
         else:
             x = v
+        if self.value_conv is not None:
+            x = x + self.value_conv(v, self._grid(), self.num_prefix_tokens)
         x = x.transpose(1, 2).reshape(B, N, C)
         if self.local_concentration is not None:
             x = self.local_concentration(x, self.grid_size, self.num_prefix_tokens)

@@ -1,5 +1,5 @@
 """Attention kernels and feature maps on (B, H, N, d) tensors, each beside a naive reference."""
-from .feature_maps import (FEATURE_MAPS, EluFeatureMap, FocusedFeatureMap, HedgehogFeatureMap,
+from .feature_maps import (FEATURE_MAPS, SEPARATE_KEY_MAPS, EluFeatureMap, FocusedFeatureMap, HedgehogFeatureMap,
                            ReluFeatureMap, build_feature_map)
 from .linear_attention import linear_attention, linear_attention_naive
 from .softmax_attention import softmax_attention, softmax_attention_naive
@@ -8,7 +8,7 @@ from .window_attention import (window_attention, window_attention_naive, window_
 
 __all__ = [
     'linear_attention', 'linear_attention_naive', 'softmax_attention', 'softmax_attention_naive',
-    'build_feature_map', 'FEATURE_MAPS', 'EluFeatureMap', 'ReluFeatureMap', 'FocusedFeatureMap',
+    'build_feature_map', 'FEATURE_MAPS', 'SEPARATE_KEY_MAPS', 'EluFeatureMap', 'ReluFeatureMap', 'FocusedFeatureMap',
     'HedgehogFeatureMap', 'window_attention', 'window_attention_naive', 'window_linear_attention',
     'window_linear_attention_naive', 'window_mask',
 ]

@@ -2,7 +2,8 @@
 
 Every map is an ``nn.Module`` built as ``cls(num_heads, head_dim, **kwargs)`` -- even the
 parameter-free ones -- so an attention layer owns (and moves, casts, saves) one uniformly.
-All outputs are non-negative, which keeps the linear-attention normaliser positive.
+All outputs are non-negative, which keeps the linear-attention normaliser positive. Maps are
+token-wise: a token's features depend on that token alone (so the kernels may chunk tokens).
 """
 from __future__ import annotations
 
@@ -37,49 +38,59 @@ class ReluFeatureMap(_ParameterFreeMap):
         return F.relu(x)
 
 
-class FocusedFeatureMap(_ParameterFreeMap):
-    """FLatten Transformer's focused map (Han et al., ICCV 2023).
+class FocusedFeatureMap(nn.Module):
+    """FLatten Transformer's focusing function (Han et al., ICCV 2023), over all channels.
 
-    With x = ReLU(x) + eps, phi(x) = ||x|| / ||x**p|| * x**p: raising to a power p sharpens
-    the attention distribution towards the dominant directions while the rescaling keeps
-    the norm of x.
+    With x = ReLU(x) + eps and then x / softplus(s) (a learned per-channel scale s, FLatten's
+    ``self.scale``, shared by queries and keys), phi(x) = ||x|| / ||x**p|| * x**p: raising
+    to a power p sharpens the attention distribution towards the dominant directions while
+    the rescaling keeps the norm of x. As in FLatten's code, the norms run over the whole
+    token (all heads' channels, i.e. over H and d of a (B, H, N, d) tensor), before the
+    split into heads: a head whose channels are small next to the others' stays small.
+    s starts at 0, a uniform scale 1 / ln 2 that cancels in the attention's normalisation.
 
-    The map is positively homogeneous (phi(c x) = c phi(x)), so it is evaluated on
-    y = x / max(x): y**p then lies in (0, 1] with a 1 in every row, so ||y**p|| >= 1 and
+    The map is positively homogeneous per token (phi(c x) = c phi(x)), so it is evaluated on
+    y = x / max(x): y**p then lies in (0, 1] with a 1 in every token, so ||y**p|| >= 1 and
     neither 0/0 (underflow of tiny x**p) nor fp16 overflow (large x**p) can occur.
 
     Args:
+        num_heads: number of heads H.
+        head_dim: per-head dimension d.
         power: focusing exponent p (FLatten uses 3).
-        eps: added after the ReLU so that all-negative rows stay non-zero.
+        eps: added after the ReLU so that all-negative tokens stay non-zero.
     """
 
-    def __init__(self, num_heads: int | None = None, head_dim: int | None = None,
-                 power: float = 3, eps: float = 1e-6) -> None:
+    def __init__(self, num_heads: int, head_dim: int, power: float = 3, eps: float = 1e-6) -> None:
         super().__init__()
         self.power = power
         self.eps = eps
+        self.scale = nn.Parameter(torch.zeros(num_heads, 1, head_dim))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = F.relu(x) + self.eps
-        y = (x / x.amax(dim=-1, keepdim=True)) ** self.power
-        return y * (x.norm(dim=-1, keepdim=True) / y.norm(dim=-1, keepdim=True))
+        channels = (-3, -1)  # heads and head_dim of (B, H, N, d)
+        x = (F.relu(x) + self.eps) / F.softplus(self.scale).to(x.dtype)
+        y = (x / x.amax(dim=channels, keepdim=True)) ** self.power
+        return y * (torch.linalg.vector_norm(x, dim=channels, keepdim=True)
+                    / torch.linalg.vector_norm(y, dim=channels, keepdim=True))
 
 
 class HedgehogFeatureMap(nn.Module):
     """Hedgehog's learned map (Zhang et al., ICLR 2024), output dimension 2d.
 
-    phi(x) = [softmax(x W_h + b_h), softmax(-(x W_h + b_h))] with one d x d matrix per
-    head. The softmaxes give the spiky, monotonic weights that softmax attention has;
-    W starts at the identity (b at zero) so training starts from the untrained map
+    phi(x) = [softmax(x W_h + b_h), softmax(-(x W_h + b_h))] with one d x d matrix and bias
+    per head (the layout of HazyResearch/lolcats' ``FeatureMapMLP`` + ``SoftmaxDim``; the
+    bias is that of Hedgehog's own ``nn.Linear``). The softmaxes give the spiky, monotonic
+    weights that softmax attention has. Queries and keys get a map each (`SEPARATE_KEY_MAPS`).
+    W starts at the identity and b at zero, so training starts from the untrained map
     [softmax(x), softmax(-x)] rather than from noise.
 
     Args:
         num_heads: number of heads H (one W per head).
         head_dim: per-head dimension d.
-        bias: whether to learn a per-head bias b (Hedgehog uses none).
+        bias: whether to learn the per-head bias b.
     """
 
-    def __init__(self, num_heads: int, head_dim: int, bias: bool = False) -> None:
+    def __init__(self, num_heads: int, head_dim: int, bias: bool = True) -> None:
         super().__init__()
         self.weight = nn.Parameter(torch.eye(head_dim).repeat(num_heads, 1, 1))
         self.bias = nn.Parameter(torch.zeros(num_heads, 1, head_dim)) if bias else None
@@ -98,6 +109,9 @@ FEATURE_MAPS: dict[str, type[nn.Module]] = {
     'focused': FocusedFeatureMap,
     'hedgehog': HedgehogFeatureMap,
 }
+# Maps learned once for the queries and once for the keys (Hedgehog's and LoLCATs' reference
+# code train `feature_map_q` and `feature_map_k`); the others map both with one module.
+SEPARATE_KEY_MAPS = ('hedgehog',)
 
 
 def build_feature_map(name: str, num_heads: int, head_dim: int, **kwargs) -> nn.Module:

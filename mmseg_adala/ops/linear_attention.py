@@ -14,6 +14,7 @@ from typing import Callable, Optional
 
 import torch
 
+FeatureMap = Callable[[torch.Tensor], torch.Tensor]
 
 def _accumulation_dtype(dtype: torch.dtype) -> torch.dtype:
     """float32 for half types and float32, float64 for float64 (so gradcheck stays exact)."""
@@ -31,7 +32,8 @@ DEFAULT_CHUNK_BYTES = 256 * 2 ** 20
 
 def linear_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
                      feature_map: Optional[Callable[[torch.Tensor], torch.Tensor]] = None,
-                     eps: float = 1e-6) -> torch.Tensor:
+                     eps: float = 1e-6,
+                     key_map: Optional[Callable[[torch.Tensor], torch.Tensor]] = None) -> torch.Tensor:
     """Linear attention in O(N dk dv) time and O(N d) memory (no N x N matrix).
 
     phi and the statistics mean_j phi(k_j) v_j^T and mean_j phi(k_j) are computed in float32
@@ -53,38 +55,42 @@ def linear_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
         feature_map: phi, applied token by token (every map in ``feature_maps`` is); run on q
             and k cast to float32 (float64 for float64 v), with autocast off.
         eps: added to the mean-normalised denominator (equivalent to eps * M in the sum form).
+        key_map: phi of the keys where it is not the queries' (Hedgehog learns one map for each);
+            by default `feature_map` maps both.
 
     Returns:
         (B, H, N, dv) tensor in v's dtype (in inference laid out in memory as (B, N, H, dv)).
     """
-    phi = feature_map if feature_map is not None else _identity
+    phi_q = feature_map if feature_map is not None else _identity
+    phi_k = key_map if key_map is not None else phi_q
     trainable = [t for t in (q, k, v) if t.requires_grad]
-    if isinstance(feature_map, torch.nn.Module):
-        trainable += [p for p in feature_map.parameters() if p.requires_grad]
+    for phi in {phi_q, phi_k}:
+        if isinstance(phi, torch.nn.Module):
+            trainable += [p for p in phi.parameters() if p.requires_grad]
     if torch.is_grad_enabled() and trainable:
-        return _linear_attention_autograd(q, k, v, phi, eps)
-    return _linear_attention_chunked(q, k, v, phi, eps)
+        return _linear_attention_autograd(q, k, v, phi_q, phi_k, eps)
+    return _linear_attention_chunked(q, k, v, phi_q, phi_k, eps)
 
 
 def _identity(x: torch.Tensor) -> torch.Tensor:
     return x
 
 
-def _linear_attention_autograd(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
-                               phi: Callable[[torch.Tensor], torch.Tensor], eps: float) -> torch.Tensor:
+def _linear_attention_autograd(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, phi_q: FeatureMap,
+                               phi_k: FeatureMap, eps: float) -> torch.Tensor:
     """The whole-sequence form, for autograd."""
     acc = _accumulation_dtype(v.dtype)
     dv = v.shape[-1]
     with torch.autocast(q.device.type, enabled=False):
-        q, k, v_acc = phi(q.to(acc)), phi(k.to(acc)), v.to(acc)
+        q, k, v_acc = phi_q(q.to(acc)), phi_k(k.to(acc)), v.to(acc)
         kv = torch.matmul(k.transpose(-2, -1), v_acc)  # (B, H, dk, dv)
         kvz = torch.cat([kv, k.sum(dim=-2).unsqueeze(-1)], dim=-1) / k.shape[-2]  # (B, H, dk, dv + 1)
         num_den = torch.matmul(q, kvz)  # (B, H, N, dv + 1)
         return (num_den[..., :dv] / (num_den[..., dv:] + eps)).to(v.dtype)
 
 
-def _linear_attention_chunked(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
-                              phi: Callable[[torch.Tensor], torch.Tensor], eps: float) -> torch.Tensor:
+def _linear_attention_chunked(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, phi_q: FeatureMap,
+                              phi_k: FeatureMap, eps: float) -> torch.Tensor:
     """Inference: phi and both passes over the tokens one chunk at a time (see linear_attention)."""
     acc = _accumulation_dtype(v.dtype)
     B, H, N, dv = q.shape[0], q.shape[1], q.shape[2], v.shape[-1]
@@ -94,7 +100,7 @@ def _linear_attention_chunked(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
     kvz = None  # (B, H, dk_phi, dv + 1): sum_j phi(k_j) [v_j, 1]; dk_phi is phi's output width
     for start in range(0, M, chunk):
         with torch.autocast(q.device.type, enabled=False):
-            k_chunk, v_chunk = phi(k[:, :, start:start + chunk].to(acc)), v[:, :, start:start + chunk].to(acc)
+            k_chunk, v_chunk = phi_k(k[:, :, start:start + chunk].to(acc)), v[:, :, start:start + chunk].to(acc)
             if kvz is None:
                 kvz = k_chunk.new_zeros(B, H, k_chunk.shape[-1], dv + 1)
             kvz[..., :dv].add_(torch.matmul(k_chunk.transpose(-2, -1), v_chunk))
@@ -103,7 +109,7 @@ def _linear_attention_chunked(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
     out = torch.empty(B, N, H, dv, dtype=v.dtype, device=v.device).transpose(1, 2)
     for start in range(0, N, chunk):
         with torch.autocast(q.device.type, enabled=False):
-            num_den = torch.matmul(phi(q[:, :, start:start + chunk].to(acc)), kvz)  # (B, H, chunk, dv + 1)
+            num_den = torch.matmul(phi_q(q[:, :, start:start + chunk].to(acc)), kvz)  # (B, H, chunk, dv + 1)
             torch.div(num_den[..., :dv], num_den[..., dv:] + eps, out=out[:, :, start:start + chunk])
     return out
 

@@ -140,7 +140,8 @@ def window_attention_naive(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, gr
 def window_linear_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, grid_size: Tuple[int, int],
                             window_size: int, feature_map: Callable[[torch.Tensor], torch.Tensor],
                             window_factor: Factor, linear_factor: Factor = 1., num_prefix_tokens: int = 0,
-                            scale: Optional[float] = None) -> torch.Tensor:
+                            scale: Optional[float] = None,
+                            key_map: Optional[Callable[[torch.Tensor], torch.Tensor]] = None) -> torch.Tensor:
     """LoLCATs' window + linear attention (Zhang et al., 2024, arXiv 2410.10254), on a 2D grid.
 
     For query i with window W(i) (prefix tokens + the patches of its w x w window):
@@ -171,10 +172,13 @@ def window_linear_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, g
         linear_factor: b, a float or a per-head (H,) tensor.
         num_prefix_tokens: cls + register tokens.
         scale: logit scale of the softmax part; defaults to d ** -0.5.
+        key_map: phi of the keys where it is not the queries' (LoLCATs learns one map for each);
+            by default `feature_map` maps both.
 
     Returns:
         (B, H, N, dv) tensor in v's dtype.
     """
+    key_map = feature_map if key_map is None else key_map
     for x in (q, k, v):
         _check_tokens(x, grid_size, num_prefix_tokens)
     acc, out_dtype = _accumulation_dtype(v.dtype), v.dtype
@@ -185,7 +189,7 @@ def window_linear_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, g
         q, k, v = q.to(acc), k.to(acc), v.to(acc)
         prefix = softmax_attention(q[:, :, :P], k, v, scale=scale)
         v1 = F.pad(v, (0, 1), value=1.)  # the normaliser rides as an extra column of v
-        phi_q, phi_k = feature_map(q[:, :, P:]), feature_map(k[:, :, P:])
+        phi_q, phi_k = feature_map(q[:, :, P:]), key_map(k[:, :, P:])
         kvz = torch.matmul(phi_k.transpose(-2, -1), v1[:, :, P:])  # (B, H, F, dv + 1), all patches
 
         padding = _key_padding(grid_size, window_size, P, q.device)
@@ -212,7 +216,8 @@ def _per_head(factor: Factor, dtype: torch.dtype, device: torch.device) -> torch
 def window_linear_attention_naive(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, grid_size: Tuple[int, int],
                                   window_size: int, feature_map: Callable[[torch.Tensor], torch.Tensor],
                                   window_factor: Factor, linear_factor: Factor = 1., num_prefix_tokens: int = 0,
-                                  scale: Optional[float] = None) -> torch.Tensor:
+                                  scale: Optional[float] = None,
+                                  key_map: Optional[Callable[[torch.Tensor], torch.Tensor]] = None) -> torch.Tensor:
     """Reference for :func:`window_linear_attention` through explicit N x N scores.
 
     The softmax and linear score matrices are masked by :func:`window_mask` and its complement,
@@ -220,6 +225,7 @@ def window_linear_attention_naive(q: torch.Tensor, k: torch.Tensor, v: torch.Ten
     (float64 for float64 inputs; autocast disabled). Quadratic in memory: for tests only.
     """
     acc, out_dtype = _accumulation_dtype(v.dtype), v.dtype
+    key_map = feature_map if key_map is None else key_map
     scale = q.shape[-1] ** -0.5 if scale is None else scale
     mask = window_mask(grid_size, window_size, num_prefix_tokens, q.device)
     a, b = (_per_head(f, acc, q.device) for f in (window_factor, linear_factor))
@@ -227,7 +233,7 @@ def window_linear_attention_naive(q: torch.Tensor, k: torch.Tensor, v: torch.Ten
         q, k, v = q.to(acc), k.to(acc), v.to(acc)
         scores = (torch.matmul(q, k.transpose(-2, -1)) * scale).masked_fill(~mask, float('-inf'))
         soft = a * torch.exp(scores - scores.amax(dim=-1, keepdim=True))
-        linear = b * torch.matmul(feature_map(q), feature_map(k).transpose(-2, -1)).masked_fill(mask, 0.)
+        linear = b * torch.matmul(feature_map(q), key_map(k).transpose(-2, -1)).masked_fill(mask, 0.)
         weights = soft + linear
         out = torch.matmul(weights, v) / weights.sum(dim=-1, keepdim=True)
     return out.to(out_dtype)

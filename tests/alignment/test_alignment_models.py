@@ -46,7 +46,7 @@ def test_stage1_aligns_every_block_and_trains_only_qkv(teacher_checkpoint, featu
     changed = {k for k, v in _snapshot(model.student_attns).items() if not torch.equal(v, students_before[k])}
     expected = {f'{i}.qkv.{p}' for i in range(2) for p in ('weight', 'bias')}
     if feature_map == 'hedgehog':
-        expected |= {f'{i}.feature_map.weight' for i in range(2)}
+        expected |= {f'{i}.{role}_map.{p}' for i in range(2) for role in ('feature', 'key') for p in ('weight', 'bias')}
     assert changed == expected
 
 

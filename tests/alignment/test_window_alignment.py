@@ -32,7 +32,8 @@ def test_stage1_aligns_lolcats_hybrid_and_learns_its_mixing_factor(teacher_check
     assert after < before / 2, (before, after)
     trained = {name for name, p in model.student_attns.named_parameters() if p.requires_grad}
     assert trained == {f'{i}.{name}' for i in range(2)
-                       for name in ('qkv.weight', 'qkv.bias', 'feature_map.weight', 'window_factor')}
+                       for name in ('qkv.weight', 'qkv.bias', 'feature_map.weight', 'feature_map.bias',
+                                    'key_map.weight', 'key_map.bias', 'window_factor')}
     assert all(not torch.equal(attn.window_factor, torch.zeros(2)) for attn in model.student_attns)
 
     export = model.export_backbone()

@@ -260,3 +260,27 @@ def test_stage_export_loads_into_its_variant(stage, student, config, tmp_path):
     loaded = _backbone(tmp_path=tmp_path, state=export, arch='dinov2_vits14', vit_cfg=TINY_VIT, **config)
     for key, value in export['state_dict'].items():
         torch.testing.assert_close(loaded.vit.state_dict()[key], value, msg=key)
+
+
+def test_stage1_export_of_the_faithful_variants_loads_with_their_trained_parameters(tmp_path):
+    """Hedgehog's key maps and FLatten's value convolution are stage-1 parameters: trained there,
+    exported, checked against the meta and loaded (not left at their initialisation)."""
+    student = dict(attn_type=['linear', 'window_linear'], feature_map='hedgehog', value_conv=5)
+    teacher = dict(type='AdaLAViT', arch='dinov2_vits14', attn_type='softmax', vit_cfg=TINY_VIT)
+    model = AttentionAlignModel(teacher=teacher, student_attn=student)
+    trained = {name for name, param in model.student_attns.named_parameters() if param.requires_grad}
+    assert {'0.key_map.weight', '0.key_map.bias', '0.value_conv.conv.weight', '1.key_map.weight'} <= trained
+    with torch.no_grad():
+        for name, param in model.student_attns.named_parameters():
+            if name.split('.')[1] in ('feature_map', 'key_map', 'value_conv'):
+                param.normal_()
+    export = model.export_backbone()
+    config = dict(attn_type=['linear', 'window_linear'], feature_map='hedgehog', attn_cfg=dict(value_conv=5))
+    loaded = _backbone('dinov2_vits14', tmp_path, export, vit_cfg=TINY_VIT, **config)
+    state = loaded.vit.state_dict()
+    assert {'blocks.0.attn.key_map.weight', 'blocks.1.attn.value_conv.conv.bias'} <= set(export['state_dict'])
+    for key, value in export['state_dict'].items():
+        torch.testing.assert_close(state[key], value, msg=key)
+    with pytest.raises(ValueError, match='value_conv: export 5, config 0'):
+        _backbone('dinov2_vits14', tmp_path, export, vit_cfg=TINY_VIT, attn_type=['linear', 'window_linear'],
+                  feature_map='hedgehog')

@@ -27,26 +27,45 @@ def test_outputs_are_non_negative(name):
     assert (out >= 0).all()
 
 
-def test_focused_matches_formula_and_preserves_norm():
-    x = randn(B, H, N, D, scale=3, dtype=torch.float64)
-    fmap = FocusedFeatureMap(power=3, eps=1e-6)
-    xr = F.relu(x) + 1e-6
-    expected = xr.norm(dim=-1, keepdim=True) / (xr ** 3).norm(dim=-1, keepdim=True) * xr ** 3
-    out = fmap(x)
-    torch.testing.assert_close(out, expected)
-    torch.testing.assert_close(out.norm(dim=-1), xr.norm(dim=-1))
-    torch.testing.assert_close(FocusedFeatureMap(power=1)(x), xr)  # p = 1 is ReLU + eps
+def _flatten_focusing_reference(x, scale, power, eps=1e-6):
+    """FLatten's eq. 4-5 on (B, N, C) tokens before the split into heads: f_p(x) = ||x|| / ||x**p|| x**p."""
+    x = (F.relu(x) + eps) / F.softplus(scale)
+    return x.norm(dim=-1, keepdim=True) / (x ** power).norm(dim=-1, keepdim=True) * x ** power
+
+
+def _heads(x):
+    """(B, N, H * D) -> (B, H, N, D), the layout of q and k in the attention layer."""
+    return x.reshape(x.shape[0], x.shape[1], H, D).transpose(1, 2)
+
+
+def test_focused_matches_flatten_formula_over_all_channels():
+    tokens = randn(B, N, H * D, scale=3, dtype=torch.float64)
+    fmap = FocusedFeatureMap(H, D, power=3).double()
+    scale = torch.zeros(H * D, dtype=torch.float64)  # FLatten's initial scale: softplus(0) = ln 2
+    torch.testing.assert_close(fmap(_heads(tokens)), _heads(_flatten_focusing_reference(tokens, scale, 3)))
+    with torch.no_grad():
+        fmap.scale.copy_(randn(H, 1, D, seed=3, dtype=torch.float64))
+    scale = fmap.scale.detach().reshape(H * D)  # head h's channels are h * D .. (h + 1) * D - 1
+    out = fmap(_heads(tokens))
+    torch.testing.assert_close(out, _heads(_flatten_focusing_reference(tokens, scale, 3)))
+    # The norm is kept over the whole token, not per head.
+    scaled = (F.relu(tokens) + 1e-6) / F.softplus(scale)
+    torch.testing.assert_close(out.square().sum(dim=(1, 3)).sqrt(), scaled.norm(dim=-1))
+    assert not torch.allclose(out.norm(dim=-1), _heads(scaled).norm(dim=-1))
+    # p = 1 is ReLU + eps over the learned scale.
+    torch.testing.assert_close(FocusedFeatureMap(H, D, power=1).double()(_heads(tokens)),
+                               _heads((F.relu(tokens) + 1e-6) / math.log(2)))
 
 
 @pytest.mark.parametrize('dtype', [torch.float16, torch.bfloat16, torch.float32])
 def test_focused_is_finite_at_extremes(dtype):
-    # All-negative rows (x**p ~ eps**p underflows) and large rows (x**3 overflows fp16).
-    x = torch.stack([torch.full((D,), -5.0), torch.linspace(0, 100, D)]).to(dtype)
-    out = FocusedFeatureMap(power=3)(x)
+    # All-negative tokens (x**p ~ eps**p underflows) and large tokens (x**3 overflows fp16).
+    x = torch.stack([torch.full((H * D,), -5.0), torch.linspace(0, 100, H * D)])[None]  # (1, 2 tokens, C)
+    out = FocusedFeatureMap(H, D, power=3)(_heads(x.to(dtype)))
     assert torch.isfinite(out).all()
-    torch.testing.assert_close(out[0].float(), torch.full((D,), 1e-6), rtol=2e-2, atol=0)
-    torch.testing.assert_close(out.float().norm(dim=-1), (F.relu(x.float()) + 1e-6).norm(dim=-1),
-                               rtol=2e-2, atol=0)
+    expected = _heads(_flatten_focusing_reference(x.double(), torch.zeros(H * D, dtype=torch.float64), 3))
+    # atol: fp16 holds the all-negative token's eps / ln 2 = 1.4e-6 as a subnormal, in steps of 6e-8
+    torch.testing.assert_close(out.double(), expected, rtol=2e-2, atol=1e-7)
 
 
 def test_hedgehog_identity_init_is_softmax_pair():
@@ -59,7 +78,7 @@ def test_hedgehog_identity_init_is_softmax_pair():
 
 
 def test_hedgehog_applies_one_linear_map_per_head():
-    fmap = HedgehogFeatureMap(H, D, bias=True)
+    fmap = HedgehogFeatureMap(H, D)
     assert fmap.weight.shape == (H, D, D) and fmap.bias.shape == (H, 1, D)
     assert not fmap.bias.any()
     with torch.no_grad():
@@ -73,8 +92,8 @@ def test_hedgehog_applies_one_linear_map_per_head():
     assert fmap.weight.grad is not None and fmap.bias.grad is not None
 
 
-def test_hedgehog_has_no_bias_by_default():
-    assert HedgehogFeatureMap(H, D).bias is None
+def test_hedgehog_bias_is_optional():
+    assert HedgehogFeatureMap(H, D, bias=False).bias is None
 
 
 @pytest.mark.parametrize('name', ['elu', 'focused', 'hedgehog'])
@@ -91,7 +110,7 @@ def test_build_feature_map_builds_registered_class(name):
 
 def test_build_feature_map_passes_kwargs():
     assert build_feature_map('focused', H, D, power=2).power == 2
-    assert build_feature_map('hedgehog', H, D, bias=True).bias is not None
+    assert build_feature_map('hedgehog', H, D, bias=False).bias is None
 
 
 def test_build_feature_map_unknown_name_lists_valid_names():

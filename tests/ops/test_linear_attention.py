@@ -160,7 +160,7 @@ def test_chunked_inference_allocates_little_more_than_its_output(monkeypatch):
     output_bytes = q.numel() * 4
     with torch.no_grad():
         chunked = peak_cpu_memory(linear_attention, q, k, v, fmap)
-        whole = peak_cpu_memory(lambda: module._linear_attention_autograd(q, k, v, fmap, 1e-6))
+        whole = peak_cpu_memory(lambda: module._linear_attention_autograd(q, k, v, fmap, fmap, 1e-6))
     assert chunked < 1.2 * output_bytes
     assert whole > 3 * output_bytes  # phi(q), phi(k), numerator and output, all at full size
 
@@ -191,3 +191,24 @@ def test_feature_map_is_float32_under_bf16_autocast(monkeypatch, name, path):
         # atol: ELU + 1 in autograd keeps float32's absolute, not relative, precision near 0
         torch.testing.assert_close(phi_x.double(), reference(x.double()), rtol=1e-5,
                                    atol=torch.finfo(torch.float32).eps)
+
+
+@pytest.mark.parametrize('path', ['chunked inference', 'autograd'])
+def test_separate_key_map_matches_reference(monkeypatch, path):
+    """Hedgehog's q and k maps differ: each path maps q with one and k with the other."""
+    module = importlib.import_module('mmseg_adala.ops.linear_attention')
+    monkeypatch.setitem(module.CHUNK_BYTES, 'cpu', 5 * B * H * D * 4)  # 5 tokens a chunk
+    g = torch.Generator().manual_seed(0)
+    q, k, v = (torch.randn(B, H, n, D, generator=g) for n in (N, M, M))
+    query_map, key_map = build_feature_map('hedgehog', H, D), build_feature_map('hedgehog', H, D)
+    with torch.no_grad():
+        key_map.weight.normal_(generator=g)
+        key_map.bias.normal_(generator=g)
+    expected = linear_attention_naive(query_map(q), key_map(k), v)
+    assert not torch.allclose(expected, linear_attention_naive(query_map(q), query_map(k), v), atol=1e-3)
+    with torch.set_grad_enabled(path == 'autograd'):
+        out = linear_attention(q, k, v, feature_map=query_map, key_map=key_map)
+    torch.testing.assert_close(out, expected, atol=1e-5, rtol=1e-5)
+    if path == 'autograd':
+        out.sum().backward()
+        assert key_map.weight.grad.abs().sum() > 0 and query_map.weight.grad.abs().sum() > 0

@@ -113,3 +113,16 @@ def test_wrong_token_count_is_refused():
     q, k, v = make_qkv((3, 3), 1)
     with pytest.raises(ValueError, match='3x4 grid'):
         window_attention(q, k, v, (3, 4), 2, 1)
+
+
+@pytest.mark.parametrize('grid, window, prefix', CASES)
+def test_window_linear_with_separate_key_map_matches_naive(grid, window, prefix):
+    """LoLCATs learns a map for the queries and one for the keys: the linear part takes both."""
+    q, k, v = make_qkv(grid, prefix)
+    query_map, key_map = (build_feature_map('hedgehog', H, D).double() for _ in range(2))
+    with torch.no_grad():
+        key_map.weight.normal_(generator=torch.Generator().manual_seed(1))
+    args = (grid, window, query_map, torch.tensor([0.1, 0.5, 0.9], dtype=torch.float64), 0.7, prefix)
+    out = window_linear_attention(q, k, v, *args, key_map=key_map)
+    torch.testing.assert_close(out, window_linear_attention_naive(q, k, v, *args, key_map=key_map))
+    assert not torch.allclose(out, window_linear_attention_naive(q, k, v, *args))

@@ -103,8 +103,8 @@ class AdaLAViT(BaseModule):
         attn_type: 'softmax', 'linear', 'none' (attention removed: a control), 'window',
             'window_linear' (see `AdaLAAttention`), or one per layer.
         feature_map: Linear attention's feature map ('elu', 'relu', 'focused', 'hedgehog').
-        attn_cfg: Further `AdaLAAttention` arguments (`feature_map_cfg`, `local_concentration`, `eps`,
-            `window_size`).
+        attn_cfg: Further `AdaLAAttention` arguments (`feature_map_cfg`, `value_conv`,
+            `local_concentration`, `eps`, `window_size`).
         out_indices: Blocks whose outputs are returned (negative counts from the end).
         with_cls_token: Return `(feature_map, cls_token)` pairs instead of maps.
         final_norm: Apply the final LayerNorm to the returned features (as DINOv2 does).

@@ -26,7 +26,7 @@ CONTAINER_KEYS = ('state_dict', 'model')
 MODULE_PREFIXES = ('module.', 'backbone.', 'vit.')
 # `AdaLAAttention` options that a stage export's meta records (mmseg_adala.alignment). A meta
 # that names its feature map describes the whole attention: options it lacks are the defaults.
-ATTENTION_OPTIONS = ('feature_map', 'feature_map_cfg', 'local_concentration', 'eps', 'window_size')
+ATTENTION_OPTIONS = ('feature_map', 'feature_map_cfg', 'value_conv', 'local_concentration', 'eps', 'window_size')
 # What the backbone takes and where it is set, for the messages about a missing file or one that is none of it.
 VIT_CHECKPOINT = ('an official DINOv2 .pth, a timm state dict or a stage export (backbone_*.pth), e.g. '
                   '--cfg-options model.backbone.init_cfg.checkpoint=PATH')
