@@ -13,7 +13,8 @@ from .teacher_student import TeacherStudentModel
 
 # What stage 1 trains in each linear attention: the Q/K/V path and the variant's own
 # parameters. The output projection stays the teacher's, so the aligned attentions drop
-# into the teacher's blocks in stage 2.
+# into the teacher's blocks in stage 2. L2ViT's block-level branch (`LocalConcentrationBlock`)
+# lies outside the attention: stage 2 trains it, from zero.
 TRAINED_PREFIXES = ('qkv.', 'q_norm.', 'k_norm.') + ADDED_PARAMETER_PREFIXES
 
 

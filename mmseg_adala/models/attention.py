@@ -26,22 +26,30 @@ ADDED_PARAMETER_PREFIXES = ('feature_map.', 'key_map.', 'value_conv.', 'local_co
 
 
 class LocalConcentration(nn.Module):
-    """L2ViT's local concentration module (arXiv 2501.16182) on the attention output.
+    """L2ViT's local concentration module, LCM (Zheng et al., arXiv 2501.16182, eq. 7-8).
 
     Linear attention spreads its weight over all tokens; two depthwise convolutions over the
-    patch grid give back the local detail. The second convolution starts at zero, so adding
-    the module to a trained layer changes nothing until it is trained. Prefix tokens (cls,
-    registers) have no grid position and bypass it.
+    patch grid give back the local detail: LCM(x) = DWConv(BN(GELU(DWConv(x)))), in that
+    order (L2ViT's ``LCM``), returned as a branch for the caller to add. The second
+    convolution starts at zero, so adding the branch to a trained model changes nothing
+    until it is trained. Prefix tokens (cls, registers) have no grid position: their branch
+    is zero.
+
+    L2ViT places it in the block, ``x + LCM(norm(x))`` after the attention's residual
+    (`LocalConcentrationBlock`). AdaLAAttention's `local_concentration` places it inside the
+    attention instead, ``proj(a + LCM(a))`` for the kernel's output a: stage 1 aligns
+    attention outputs only, so only there is it trained against the softmax teacher in stage 1.
 
     Args:
-        dim: Channels of the attention output (heads x head_dim).
-        kernel_size: Depthwise kernel size.
+        dim: Channels.
+        kernel_size: Depthwise kernel size (L2ViT's 7).
     """
 
     def __init__(self, dim: int, kernel_size: int = 7) -> None:
         super().__init__()
         self.conv1 = nn.Conv2d(dim, dim, kernel_size, padding=kernel_size // 2, groups=dim)
         self.act = nn.GELU()
+        self.bn = nn.BatchNorm2d(dim)
         self.conv2 = nn.Conv2d(dim, dim, kernel_size, padding=kernel_size // 2, groups=dim)
         nn.init.zeros_(self.conv2.weight)
         nn.init.zeros_(self.conv2.bias)
@@ -52,10 +60,9 @@ class LocalConcentration(nn.Module):
         if N - num_prefix_tokens != H * W:
             raise ValueError(f'LocalConcentration got {N - num_prefix_tokens} patch tokens for a {H}x{W} grid: '
                              'the backbone must set the patch grid before each forward')
-        prefix, patches = x[:, :num_prefix_tokens], x[:, num_prefix_tokens:]
-        grid = patches.transpose(1, 2).reshape(B, C, H, W)
-        grid = grid + self.conv2(self.act(self.conv1(grid)))
-        return torch.cat([prefix, grid.flatten(2).transpose(1, 2)], dim=1)
+        grid = x[:, num_prefix_tokens:].transpose(1, 2).reshape(B, C, H, W)
+        local = self.conv2(self.bn(self.act(self.conv1(grid))))
+        return F.pad(local.flatten(2).transpose(1, 2), (0, 0, num_prefix_tokens, 0))
 
 
 class ValueConvolution(nn.Module):
@@ -111,7 +118,9 @@ class AdaLAAttention(nn.Module):
         value_conv: Kernel size of FLatten's depthwise convolution on V (5 in FLatten), whose
             output over the patch grid is added to the attention's; 0 for none.
             With feature_map='focused' this is FLatten's focused linear attention.
-        local_concentration: Add L2ViT's zero-initialised local concentration module.
+        local_concentration: Add L2ViT's zero-initialised local concentration module inside the
+            attention, where stage 1 trains it (L2ViT's own placement is the block: AdaLAViT's
+            `block_local_concentration`).
         num_prefix_tokens: cls + register tokens, which bypass local concentration and attend
             globally in the window kernels.
         window_size: Side w, in patches, of the windows of 'window' and 'window_linear' (ViTDet's 14).
@@ -204,7 +213,7 @@ class AdaLAAttention(nn.Module):
             x = x + self.value_conv(v, self._grid(), self.num_prefix_tokens)
         x = x.transpose(1, 2).reshape(B, N, C)
         if self.local_concentration is not None:
-            x = self.local_concentration(x, self.grid_size, self.num_prefix_tokens)
+            x = x + self.local_concentration(x, self._grid(), self.num_prefix_tokens)
         return self.proj_drop(self.proj(self.norm(x)))
 
     def _grid(self) -> Tuple[int, int]:

@@ -9,7 +9,8 @@ from mmengine.model import BaseModule
 from mmseg.registry import MODELS
 from timm.models.vision_transformer import VisionTransformer
 
-from ..attention import ATTN_TYPES, AdaLAAttention
+from ..attention import ATTN_TYPES, LINEAR_ATTN_TYPES, AdaLAAttention
+from .local_concentration_block import LocalConcentrationBlock
 from .vit_checkpoint import load_vit_checkpoint
 
 # The official DINOv2 model names and the timm models that define their sizes.
@@ -105,6 +106,8 @@ class AdaLAViT(BaseModule):
         feature_map: Linear attention's feature map ('elu', 'relu', 'focused', 'hedgehog').
         attn_cfg: Further `AdaLAAttention` arguments (`feature_map_cfg`, `value_conv`,
             `local_concentration`, `eps`, `window_size`).
+        block_local_concentration: L2ViT's local concentration branch in every block with a
+            linear kernel (`LocalConcentrationBlock`); trained in stage 2, not stage 1.
         out_indices: Blocks whose outputs are returned (negative counts from the end).
         with_cls_token: Return `(feature_map, cls_token)` pairs instead of maps.
         final_norm: Apply the final LayerNorm to the returned features (as DINOv2 does).
@@ -129,6 +132,7 @@ class AdaLAViT(BaseModule):
                  attn_type: Union[str, Sequence[str]] = 'linear',
                  feature_map: str = 'elu',
                  attn_cfg: Optional[dict] = None,
+                 block_local_concentration: bool = False,
                  out_indices: Sequence[int] = (-1,),
                  with_cls_token: bool = False,
                  final_norm: bool = True,
@@ -148,11 +152,14 @@ class AdaLAViT(BaseModule):
             dynamic_img_size=True, drop_path_rate=drop_path_rate, **(vit_cfg or {})))
         self.attn_types = self._per_layer(attn_type, len(self.vit.blocks))
         # What a stage export records in its meta, and what loading one checks.
-        self.variant = dict(arch=arch, attn_type=list(self.attn_types), feature_map=feature_map, **(attn_cfg or {}))
+        self.variant = dict(arch=arch, attn_type=list(self.attn_types), feature_map=feature_map,
+                            block_local_concentration=block_local_concentration, **(attn_cfg or {}))
         for block, layer_type in zip(self.vit.blocks, self.attn_types):
             block.attn = AdaLAAttention.from_timm(
                 block.attn, attn_type=layer_type, feature_map=feature_map,
                 num_prefix_tokens=self.vit.num_prefix_tokens, **(attn_cfg or {}))
+            if block_local_concentration and layer_type in LINEAR_ATTN_TYPES:
+                LocalConcentrationBlock.specialise(block)
         self.vit.set_grad_checkpointing(with_cp)
 
         depth = len(self.vit.blocks)

@@ -17,6 +17,7 @@ from timm.models.vision_transformer import VisionTransformer, checkpoint_filter_
 
 from ...engine.checkpoint_file import read_checkpoint
 from ..attention import ADDED_PARAMETER_PREFIXES, AdaLAAttention
+from .local_concentration_block import BLOCK_ADDED_PARAMETER_PREFIXES
 
 # Keys a checkpoint may carry that a backbone never uses (a classifier head).
 IGNORED_PREFIXES = ('head.',)
@@ -94,7 +95,7 @@ def variant_mismatch(meta: dict, variant: dict) -> List[str]:
     """
     defaults = {k: v.default for k, v in inspect.signature(AdaLAAttention).parameters.items()
                 if k in ATTENTION_OPTIONS}
-    keys = [k for k in ('arch', 'attn_type') if k in meta]
+    keys = [k for k in ('arch', 'attn_type', 'block_local_concentration') if k in meta]  # stage 1 has no blocks
     keys += list(ATTENTION_OPTIONS) if 'feature_map' in meta else []
 
     def normalised(entries: dict) -> dict:
@@ -144,7 +145,8 @@ def load_vit_checkpoint(vit: VisionTransformer,
     except RuntimeError as error:  # shape mismatch: another model size
         raise RuntimeError(f'checkpoint {name} does not fit this backbone (is `arch` the checkpoint\'s '
                            f'model size?):\n{error}') from error
-    added = [k for k in missing if any(f'.attn.{prefix}' in k for prefix in ADDED_PARAMETER_PREFIXES)]
+    added = [k for k in missing if any(f'.attn.{prefix}' in k for prefix in ADDED_PARAMETER_PREFIXES)
+             or k.split('.', 2)[-1].startswith(BLOCK_ADDED_PARAMETER_PREFIXES)]
     missing = [k for k in missing if k not in added]
     if missing or unexpected:
         message = (f'checkpoint {name} does not match the backbone:\n  missing keys: {missing}\n'
