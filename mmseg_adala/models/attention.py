@@ -26,7 +26,7 @@ ADDED_PARAMETER_PREFIXES = ('feature_map.', 'key_map.', 'value_conv.', 'local_co
 
 
 class LocalConcentration(nn.Module):
-    """L2ViT's local concentration module, LCM (Zheng et al., arXiv 2501.16182, eq. 7-8).
+    """L2ViT's local concentration module, LCM (Zheng et al., arXiv 2501.16182).
 
     Linear attention spreads its weight over all tokens; two depthwise convolutions over the
     patch grid give back the local detail: LCM(x) = DWConv(BN(GELU(DWConv(x)))), in that
@@ -66,7 +66,7 @@ class LocalConcentration(nn.Module):
 
 
 class ValueConvolution(nn.Module):
-    """FLatten's depthwise convolution on V (Han et al., ICCV 2023, eq. 6), added to the attention output.
+    """FLatten's depthwise convolution on V (Han et al., ICCV 2023), added to the attention output.
 
     out_i = Attn_i + DWC(V)_i: linear attention's N x N map has rank at most d, and the
     convolution gives each token a full-rank local term. As in FLatten's code, one
@@ -89,6 +89,9 @@ class ValueConvolution(nn.Module):
         """The term to add to the attention output: (B, H, N, d), zero for the prefix tokens."""
         B, H, N, d = v.shape
         rows, cols = grid_size
+        if N - num_prefix_tokens != rows * cols:
+            raise ValueError(f'ValueConvolution got {N - num_prefix_tokens} patch tokens for a {rows}x{cols} grid: '
+                             'the backbone must set the patch grid before each forward')
         grid = v[:, :, num_prefix_tokens:].reshape(B * H, rows, cols, d).permute(0, 3, 1, 2)
         local = self.conv(grid).permute(0, 2, 3, 1).reshape(B, H, rows * cols, d)
         return F.pad(local, (0, 0, num_prefix_tokens, 0))

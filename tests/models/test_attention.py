@@ -207,7 +207,7 @@ def test_hedgehog_maps_start_as_identity_and_train():
 
 
 def _flatten_reference(attn, x, grid):
-    """FLatten's focused linear attention (Han et al., ICCV 2023, eq. 4-6) on (B, N, C) tokens.
+    """FLatten's focused linear attention (Han et al., ICCV 2023) on (B, N, C) tokens.
 
     phi_p(x) = ||x'|| / ||x'**p|| x'**p with x' = (ReLU(x) + eps) / softplus(s), norms over all C
     channels; O = phi(Q) phi(K)^T V / (phi(Q) sum phi(K)) per head, plus DWC(V), one depthwise
@@ -248,6 +248,9 @@ def test_value_conv_starts_at_zero_and_needs_the_grid():
     with_conv = AdaLAAttention.from_timm(plain, attn_type='linear', feature_map='focused', value_conv=5).eval()
     x = torch.randn(2, 1 + 12, 32)
     with pytest.raises(ValueError, match='grid_size'):
+        with_conv(x)
+    with_conv.grid_size = (5, 5)
+    with pytest.raises(ValueError, match='12 patch tokens for a 5x5 grid'):
         with_conv(x)
     with_conv.grid_size = (3, 4)
     torch.testing.assert_close(with_conv(x), plain(x))

@@ -28,7 +28,8 @@ def test_outputs_are_non_negative(name):
 
 
 def _flatten_focusing_reference(x, scale, power, eps=1e-6):
-    """FLatten's eq. 4-5 on (B, N, C) tokens before the split into heads: f_p(x) = ||x|| / ||x**p|| x**p."""
+    """FLatten's focusing function on (B, N, C) tokens, before the split into heads:
+    f_p(x) = ||x|| / ||x**p|| x**p with x = (ReLU(x) + eps) / softplus(s)."""
     x = (F.relu(x) + eps) / F.softplus(scale)
     return x.norm(dim=-1, keepdim=True) / (x ** power).norm(dim=-1, keepdim=True) * x ** power
 

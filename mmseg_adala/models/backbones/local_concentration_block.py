@@ -14,8 +14,9 @@ BLOCK_ADDED_PARAMETER_PREFIXES = ('lcm_norm.', 'lcm.')
 class LocalConcentrationBlock(Block):
     """timm's `Block` with L2ViT's local concentration branch between attention and MLP.
 
-    L2ViT's ``LGABlock`` (Zheng et al., arXiv 2501.16182, Fig. 2): x = x + Attn(norm1(x)),
-    then x = x + LCM(lcm_norm(x)), then x = x + MLP(norm2(x)), with drop path on each branch
+    L2ViT's ``LGABlock`` (Zheng et al., arXiv 2501.16182; classification/models/l2vit.py of
+    its code): x = x + Attn(norm1(x)), then x = x + LCM(lcm_norm(x)), then
+    x = x + MLP(norm2(x)), with drop path on each branch
     and without LayerScale on the new one (L2ViT has none). `lcm_norm` is a LayerNorm like
     norm1; the LCM's last convolution starts at zero, so a trained softmax (or stage-1)
     block is unchanged until the branch is trained. It is not part of the attention, so
