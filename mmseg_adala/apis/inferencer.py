@@ -45,8 +45,8 @@ class AdaLAInferencer(MMSegInferencer):
         cfg = Config.fromfile(config)
         if cfg_options:
             cfg.merge_from_dict(cfg_options)
-        if mode == 'whole':
-            cfg.model.test_cfg = dict(mode='whole')
+        if mode == 'whole':  # the config's other keys (head_tile) stay
+            cfg.model.test_cfg = dict(cfg.model.get('test_cfg') or {}, mode='whole')
         elif mode == 'slide':
             cfg.model.test_cfg = dict(mode='slide', crop_size=(crop_size,) * 2, stride=(stride,) * 2)
         else:
