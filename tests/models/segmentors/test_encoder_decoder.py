@@ -88,3 +88,23 @@ def test_slide_mode_uses_tiled_head():
     expected = predict(reference, image, samples(98, 126), cfg)[0]
     got = predict(ours, image, samples(98, 126), dict(cfg, head_tile=20))[0]
     assert torch.equal(got.pred_sem_seg.data, expected.pred_sem_seg.data)
+
+
+def test_test_time_augmentation_averages_the_kept_logits():
+    """tools/test.py --tta sets keep_logits: MMSeg's SegTTAModel then merges our views as its own."""
+    from mmseg.models import SegTTAModel
+    reference, ours = make_pair()
+    image = torch.randint(0, 256, (3, 70, 84), dtype=torch.uint8)
+    views = [(image, None), (image.flip(-1), 'horizontal')]
+
+    def merged(model, test_cfg):
+        model.test_cfg = ConfigDict(test_cfg)
+        data = dict(inputs=[[view] for view, _ in views],
+                    data_samples=[samples(70, 84, flip=flip) for _, flip in views])
+        for (sample,) in data['data_samples']:
+            sample.set_metainfo(dict(img_path='image.png'))
+        with torch.no_grad():
+            return SegTTAModel(module=model).test_step(data)[0].pred_sem_seg.data
+
+    assert torch.equal(merged(ours, dict(mode='whole', head_tile=30, keep_logits=True)),
+                       merged(reference, dict(mode='whole')))
