@@ -5,4 +5,4 @@
 # Run: tools/test.py configs/adala_dinov2_l_ade20k_slide.py CKPT
 _base_ = ['./adala_dinov2_l_ade20k.py']
 
-model = dict(test_cfg=dict(mode='slide', crop_size=(512, 512), stride=(341, 341)))
+model = dict(test_cfg=dict(_delete_=True, mode='slide', crop_size=(512, 512), stride=(341, 341)))

@@ -14,7 +14,7 @@ model = dict(
                      dropout_ratio=0.0, num_classes=150, norm_cfg={{_base_.norm_cfg}}, align_corners=False,
                      loss_decode=dict(type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0)),
     auxiliary_head=None,
-    test_cfg=dict(mode='slide', crop_size=(512, 512), stride=(341, 341)))
+    test_cfg=dict(_delete_=True, mode='slide', crop_size=(512, 512), stride=(341, 341)))
 optim_wrapper = dict(_delete_=True, type='AmpOptimWrapper', dtype='bfloat16',
                      optimizer=dict(type='AdamW', lr=1e-3, betas=(0.9, 0.999), weight_decay=1e-4))
 param_scheduler = [

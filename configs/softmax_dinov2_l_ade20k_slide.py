@@ -2,4 +2,4 @@
 # as configs/adala_dinov2_l_ade20k_slide.py tests the linear model.
 _base_ = ['./softmax_dinov2_l_ade20k.py']
 
-model = dict(test_cfg=dict(mode='slide', crop_size=(512, 512), stride=(341, 341)))
+model = dict(test_cfg=dict(_delete_=True, mode='slide', crop_size=(512, 512), stride=(341, 341)))

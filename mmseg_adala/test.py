@@ -66,6 +66,8 @@ def main(argv=None):
         enable_visualization(cfg, args)
     if args.tta:
         cfg.test_dataloader.dataset.pipeline = cfg.tta_pipeline
+        # SegTTAModel averages full-resolution seg_logits, which AdaLAEncoderDecoder keeps only when asked.
+        cfg.model.test_cfg = dict(cfg.model.get('test_cfg') or {}, keep_logits=True)
         cfg.tta_model.module = cfg.model
         cfg.model = cfg.tta_model
     if args.out is not None:

@@ -135,7 +135,7 @@ def test_segmentor_config_fits_the_arch(arch, vit_cfg, out_indices, width):
     assert model.backbone.init_cfg is None
     assert tuple(model.backbone.out_indices) == out_indices
     assert model.neck.in_channels == [width] * len(out_indices)
-    assert model.test_cfg == dict(mode='whole')
+    assert model.test_cfg.mode == 'whole'
     assert 'SyncBN' not in json.dumps(model.to_dict())
     assert model.decode_head.norm_cfg.type == 'BN'
 
@@ -162,3 +162,28 @@ def test_cli_writes_all_measurements(tmp_path):
     table_header = '| size | tokens | softmax ms/img |'
     assert table_header in markdown and table_header in result.stdout
     assert (out_dir / 'benchmark.png').read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
+
+
+def test_segmentor_keeps_the_configs_head_tile_unless_told():
+    assert segmentor_model_config(DEFAULT_SEGMENTOR_CONFIG, 'linear', 'dinov2_vits14').test_cfg == dict(
+        mode='whole', head_tile=512)
+    untiled = segmentor_model_config(DEFAULT_SEGMENTOR_CONFIG, 'linear', 'dinov2_vits14', head_tile=0)
+    assert untiled.test_cfg == dict(mode='whole', head_tile=None)
+
+
+def test_cli_splits_the_segmentor_at_its_backbone(tmp_path):
+    out_dir = tmp_path / 'bench'
+    command = [sys.executable, osp.join(REPO, 'tools', 'benchmark.py'), '--vit-cfg', json.dumps(TINY_VIT),
+               '--scope', 'segmentor', '--variants', 'linear', '--sizes', '56', '112', '--head-tile', '28',
+               '--repeats', '1', '--warmup', '0', '--out-dir', str(out_dir)]
+    result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    for record in json.loads((out_dir / 'benchmark.json').read_text())['results']:
+        assert record['status'] == 'ok', record
+        assert record['head_tile'] == 28
+        # One timed run: its two parts add up to it (less the hooks' own microseconds).
+        assert record['backbone_ms_per_image'] + record['head_ms_per_image'] == pytest.approx(
+            record['ms_per_image'], rel=0.05)
+        assert record['backbone_ms_per_image'] > 0 and record['head_ms_per_image'] > 0
+        assert record['peak_mb'] == max(record['backbone_peak_mb'], record['head_peak_mb']) > 0
+    assert '| size | variant | backbone ms/img | head ms/img |' in (out_dir / 'benchmark.md').read_text()

@@ -40,7 +40,7 @@ def test_segmentor_from_mmseg_bases_trains_on_cpu():
     cfg.model.backbone.init_cfg = None
     model = MODELS.build(cfg.model)
     model.init_weights()
-    assert type(model).__name__ == 'EncoderDecoder' and type(model.decode_head).__name__ == 'UPerHead'
+    assert type(model).__name__ == 'AdaLAEncoderDecoder' and type(model.decode_head).__name__ == 'UPerHead'
     images = torch.rand(2, 3, 112, 112) * 255
     samples = []
     for _ in range(2):

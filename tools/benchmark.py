@@ -3,6 +3,10 @@
 
     python tools/benchmark.py --arch dinov2_vits14 --sizes 518 1022 2044 --scope backbone
 
+    # DINOv2-L UperNet at 4096 px: backbone and neck+head+labels time and peak memory apart
+    python tools/benchmark.py --arch dinov2_vitl14 --scope segmentor --variants linear --sizes 4096 \
+        --warmup 0 --repeats 1
+
 Writes benchmark.md (the table, also printed), benchmark.json (raw numbers and settings) and
 benchmark.png (throughput and memory against size) into --out-dir. The measuring is in
 mmseg_adala/benchmark/; this file only reads the command line.
@@ -45,6 +49,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--out-dir', default='work_dirs/benchmark')
     parser.add_argument('--segmentor-config', default=DEFAULT_SEGMENTOR_CONFIG,
                         help='MMSeg config with an AdaLAViT backbone (scope segmentor/both)')
+    parser.add_argument('--head-tile', type=int, default=None,
+                        help="segmentor: tile side in px of the neck and head (0: untiled; default: the config's)")
     return parser.parse_args(argv)
 
 
@@ -56,6 +62,7 @@ def main() -> None:
         batch_size=args.batch_size, device=args.device, dtype=args.dtype, warmup=args.warmup,
         repeats=args.repeats, rounds=args.rounds, threads=args.threads, vit_cfg=args.vit_cfg,
         segmentor_config=args.segmentor_config, time_budget_s=args.time_budget_s, timeout_s=args.timeout_s,
+        head_tile=args.head_tile,
         command=shlex.join(['python', *sys.argv]))
     try:
         settings.validate()

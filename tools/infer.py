@@ -30,6 +30,7 @@ from mmengine.utils import ProgressBar
 from mmseg_adala.apis import (AdaLAInferencer, ImageInputError, check_no_input_is_overwritten, check_writable,
                               colour_table, find_images, read_image, save_outputs)
 from mmseg_adala.apis.image_files import OUTPUT_SUFFIXES
+from mmseg_adala.apis.inferencer import DTYPES
 from mmseg_adala.engine import CheckpointMismatchError
 from mmseg_adala.engine.checkpoint_file import CheckpointFileError
 
@@ -68,6 +69,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--stride', type=int, default=341, help='slide mode: window step')
     parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu',
                         help='cpu, cuda or cuda:N (default: cuda if available)')
+    parser.add_argument('--dtype', choices=DTYPES, default='float32',
+                        help='bfloat16/float16: autocast over float32 weights (attention statistics stay float32)')
     parser.add_argument('--opacity', type=float, default=0.5, help='weight of the mask in the overlay')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction, help='override config settings')
     return parser.parse_args(argv)
@@ -88,7 +91,7 @@ def main(argv=None) -> int:
         inferencer = AdaLAInferencer(
             args.config, None if args.checkpoint.lower() == 'none' else args.checkpoint, scale=args.scale,
             mode=args.mode, crop_size=args.crop_size, stride=args.stride, device=args.device,
-            cfg_options=args.cfg_options)
+            cfg_options=args.cfg_options, dtype=args.dtype)
     except (ImageInputError, CheckpointFileError, CheckpointMismatchError) as error:
         raise SystemExit(f'error: {error}')
     inferencer.show_progress = False  # one bar over all images below, not one per image

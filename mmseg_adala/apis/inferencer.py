@@ -9,12 +9,14 @@ this class changes.
 """
 from typing import Optional, Tuple, Union
 
+import torch
 from mmengine.config import Config
 from mmseg.apis import MMSegInferencer, init_model
 
 from mmseg_adala.engine import load_segmentor_checkpoint
 
 Scale = Union[str, Tuple[int, int]]
+DTYPES = ('float32', 'bfloat16', 'float16')
 
 
 class AdaLAInferencer(MMSegInferencer):
@@ -37,24 +39,36 @@ class AdaLAInferencer(MMSegInferencer):
         stride: slide mode's window step.
         device: cpu, cuda or cuda:N; None picks one.
         cfg_options: overrides merged into the config.
+        dtype: 'float32', or 'bfloat16' / 'float16': the forward pass under `torch.autocast`
+            over float32 weights, as AmpOptimWrapper trains; the attention kernels keep their
+            statistics in float32 whatever the autocast (mmseg_adala/ops).
     """
 
     def __init__(self, config: str, checkpoint: Optional[str] = None, scale: Scale = 'config',
                  mode: str = 'whole', crop_size: int = 512, stride: int = 341,
-                 device: Optional[str] = None, cfg_options: Optional[dict] = None) -> None:
+                 device: Optional[str] = None, cfg_options: Optional[dict] = None, dtype: str = 'float32') -> None:
         cfg = Config.fromfile(config)
         if cfg_options:
             cfg.merge_from_dict(cfg_options)
-        if mode == 'whole':
-            cfg.model.test_cfg = dict(mode='whole')
+        if mode == 'whole':  # the config's other keys (head_tile) stay
+            cfg.model.test_cfg = dict(cfg.model.get('test_cfg') or {}, mode='whole')
         elif mode == 'slide':
             cfg.model.test_cfg = dict(mode='slide', crop_size=(crop_size,) * 2, stride=(stride,) * 2)
         else:
             raise ValueError(f"mode must be 'whole' or 'slide', got {mode!r}")
         if not (scale in ('config', 'native') or len(scale) == 2):
             raise ValueError(f"scale must be 'config', 'native' or (W, H), got {scale!r}")
+        if dtype not in DTYPES:
+            raise ValueError(f'dtype must be one of {DTYPES}, got {dtype!r}')
         self.scale = scale
+        self.dtype = getattr(torch, dtype)
         super().__init__(cfg, checkpoint, device=device)
+
+    def forward(self, inputs, **kwargs):
+        """MMSeg's forward (`test_step`), under autocast when `dtype` is a half type."""
+        device_type = next(self.model.parameters()).device.type
+        with torch.autocast(device_type, dtype=self.dtype, enabled=self.dtype != torch.float32):
+            return super().forward(inputs, **kwargs)
 
     def _init_model(self, cfg: Config, weights: Optional[str], device: str):
         """MMSeg's `init_model` (it drops the backbone's pretrained `init_cfg`), then our strict loader."""

@@ -12,6 +12,7 @@ from typing import Callable, List, Optional, Tuple
 
 import torch
 import torch.nn as nn
+from mmseg.structures import SegDataSample
 
 from ..models import AdaLAViT
 from .settings import DTYPES
@@ -37,16 +38,23 @@ class PeakMemory:
 
     def reset(self) -> None:
         if self.device.type == 'cuda':
-            torch.cuda.synchronize(self.device)
-            torch.cuda.reset_peak_memory_stats(self.device)
+            self.clear_peak()
             self.baseline_mb = torch.cuda.memory_allocated(self.device) / 2 ** 20
             return
         try:
-            with open('/proc/self/clear_refs', 'w') as clear_refs:
-                clear_refs.write('5')  # 5: reset the peak RSS to the current RSS
+            self.clear_peak()
             self.baseline_mb = self._proc_status_mb('VmRSS')
         except OSError:
             self.baseline_mb = None
+
+    def clear_peak(self) -> None:
+        """Start a new high-water mark at the current usage; the baseline stays."""
+        if self.device.type == 'cuda':
+            torch.cuda.synchronize(self.device)
+            torch.cuda.reset_peak_memory_stats(self.device)
+            return
+        with open('/proc/self/clear_refs', 'w') as clear_refs:
+            clear_refs.write('5')  # 5: reset the peak RSS to the current RSS
 
     def peak_mb(self) -> Optional[float]:
         if self.baseline_mb is None:
@@ -88,20 +96,70 @@ def _synchronize(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
+class BackboneSplit:
+    """The time and peak memory of a segmentor's backbone and of the rest of each step (neck,
+    heads, post-processing), from hooks around the backbone's forward.
+
+    The peaks are above `memory`'s baseline: the rest's peak counts the backbone features it holds.
+    """
+
+    def __init__(self, backbone: nn.Module, memory: PeakMemory) -> None:
+        self.memory = memory
+        self.backbone_s: List[float] = []
+        self.rest_s: List[float] = []
+        self.backbone_peak_mb = self.rest_peak_mb = 0.
+        self._times: List[float] = []
+        backbone.register_forward_pre_hook(lambda *_: self._mark('rest'))
+        backbone.register_forward_hook(lambda *_: self._mark('backbone'))
+
+    def _mark(self, ended: str) -> None:
+        """A phase boundary: `ended` is the phase that just ended."""
+        _synchronize(self.memory.device)
+        self._times.append(time.perf_counter())
+        if self.memory.baseline_mb is not None:
+            peak = self.memory.peak_mb()
+            if ended == 'backbone':
+                self.backbone_peak_mb = max(self.backbone_peak_mb, peak)
+            else:
+                self.rest_peak_mb = max(self.rest_peak_mb, peak)
+            self.memory.clear_peak()
+
+    def wrap(self, step: Callable[[], None]) -> Callable[[], None]:
+        """`step`, with its backbone and rest times appended to the lists."""
+        def run():
+            self._times = []
+            self._mark('rest')
+            step()
+            self._mark('rest')
+            start, enter, leave, end = self._times
+            self.backbone_s.append(leave - enter)
+            self.rest_s.append(end - start - (leave - enter))
+        return run
+
+    def fields(self, timed_runs: int, batch_size: int) -> dict:
+        """The record's split fields over the last `timed_runs` steps (medians, peaks over all)."""
+        peaks = dict(backbone_peak_mb=self.backbone_peak_mb, head_peak_mb=self.rest_peak_mb)
+        if self.memory.baseline_mb is None:
+            peaks = dict(backbone_peak_mb=None, head_peak_mb=None)
+        return dict(peaks, backbone_ms_per_image=1000 * statistics.median(self.backbone_s[-timed_runs:]) / batch_size,
+                    head_ms_per_image=1000 * statistics.median(self.rest_s[-timed_runs:]) / batch_size)
+
+
 def _network(spec: dict, device: torch.device) -> Tuple[nn.Module, AdaLAViT, Callable]:
     """(model, its backbone, forward returning a tuple of output tensors) for the spec's scope."""
     if spec['scope'] == 'backbone':
         backbone = build_backbone(spec['variant'], spec['arch'], spec['vit_cfg']).to(device)
         return backbone, backbone, backbone
-    segmentor = build_segmentor(spec['segmentor_config'], spec['variant'], spec['arch'], spec['vit_cfg']).to(device)
+    segmentor = build_segmentor(spec['segmentor_config'], spec['variant'], spec['arch'], spec['vit_cfg'],
+                                spec.get('head_tile')).to(device)
     if spec['mode'] == 'inference':
-        # encode_decode is the whole-image network: backbone, neck, decode head and the logits'
-        # upsampling to the image, without the data pipeline, the preprocessor (the input is
-        # already a normalised tensor) or predict()'s argmax and packing into data samples.
+        # predict() is what tools/test.py and tools/infer.py run: backbone, neck, decode head
+        # (tiled as the config's test_cfg says) and the label map at the image's size, without
+        # the data pipeline and the preprocessor (the input is already a normalised tensor).
         def inference_outputs(x):
             size = tuple(x.shape[-2:])
-            metas = [dict(img_shape=size, pad_shape=size, ori_shape=size)] * len(x)
-            return (segmentor.encode_decode(x, metas),)
+            samples = [SegDataSample(metainfo=dict(img_shape=size, pad_shape=size, ori_shape=size)) for _ in x]
+            return tuple(sample.pred_sem_seg.data for sample in segmentor.predict(x, samples))
         return segmentor, segmentor.backbone, inference_outputs
 
     def train_outputs(x):
@@ -189,10 +247,13 @@ def run_measurement(spec: dict) -> dict:
         step_on(PRIMING_PATCHES * backbone.patch_size)()
         model.zero_grad(set_to_none=True)  # training's gradients belong to the measured peak
         step = step_on(spec['size'])
+        memory = PeakMemory(device)
+        split = BackboneSplit(backbone, memory) if spec['scope'] == 'segmentor' else None
+        if split is not None:
+            step = split.wrap(step)
         grid_side = math.ceil(spec['size'] / backbone.patch_size)
         record.update(tokens=grid_side ** 2 + backbone.vit.num_prefix_tokens,
                       params=sum(p.numel() for p in model.parameters()))
-        memory = PeakMemory(device)
         memory.reset()
         for _ in range(spec['warmup']):
             step()
@@ -205,6 +266,10 @@ def run_measurement(spec: dict) -> dict:
             times.append(time.perf_counter() - start)
         record.update(timing_fields(times, spec['batch_size']), peak_mb=memory.peak_mb(),
                       baseline_mb=memory.baseline_mb)
+        if split is not None:  # its phase boundaries restarted the high-water mark
+            record.update(split.fields(len(times), spec['batch_size']))
+            if memory.baseline_mb is not None:
+                record['peak_mb'] = max(split.backbone_peak_mb, split.rest_peak_mb)
     except Exception as error:  # noqa: BLE001  (one failed measurement must not end the benchmark)
         record.update(status='OOM' if _is_out_of_memory(error) else 'error', error=f'{type(error).__name__}: {error}',
                       traceback=traceback.format_exc())

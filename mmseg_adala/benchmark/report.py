@@ -65,6 +65,20 @@ def markdown_table(rows: List[dict], variants: Sequence[str]) -> str:
     return '\n'.join(lines)
 
 
+def split_table(rows: List[dict], variants: Sequence[str]) -> str:
+    """The segmentor's time and peak memory in its backbone and in the rest (neck, heads, labels)."""
+    lines = ['| size | variant | backbone ms/img | head ms/img | backbone peak MB | head peak MB |',
+             '|---:|---|---:|---:|---:|---:|']
+    for row in rows:
+        for variant in variants:
+            record = row['variants'].get(variant)
+            if record is not None and record['status'] == 'ok' and 'backbone_ms_per_image' in record:
+                lines.append(f'| {row["size"]} | {variant} | {record["backbone_ms_per_image"]:.1f} | '
+                             f'{record["head_ms_per_image"]:.1f} | {_format(record["backbone_peak_mb"], ".1f")} | '
+                             f'{_format(record["head_peak_mb"], ".1f")} |')
+    return '\n'.join(lines)
+
+
 def markdown_report(report: dict) -> str:
     """benchmark.md: the command, the setting, the column definitions and a table per scope."""
     settings, env = report['settings'], report['environment']
@@ -89,6 +103,10 @@ def markdown_report(report: dict) -> str:
     ]
     for scope, rows in scaling_rows(report['results'], settings['variants']).items():
         lines += ['', f'## {scope}', '', markdown_table(rows, settings['variants'])]
+        if scope == 'segmentor' and settings['mode'] == 'inference':
+            lines += ['', 'The same runs split at the backbone: head = neck, decode head and the label map at the '
+                          'image\'s size (predict()); its peak counts the backbone features it holds.', '',
+                      split_table(rows, settings['variants'])]
     failures = [r for r in report['results'] if r['status'] != 'ok']
     if failures:
         lines += ['', 'Failed: ' + '; '.join(f'{r["scope"]} {r["variant"]} {r["size"]}px: {r.get("error", "")}'
@@ -114,6 +132,11 @@ def plot_report(report: dict, path: str) -> None:
             for axis, points in ((speed_axis, speeds), (memory_axis, memories)):
                 if points:
                     axis.plot(*zip(*points), marker='o', linestyle=linestyles[scope], label=label)
+            for part, style in (('backbone', '-.'), ('head', ':')):
+                points = [(size, record[f'{part}_peak_mb']) for size, record in done
+                          if (record.get(f'{part}_peak_mb') or 0) > 0]
+                if points:
+                    memory_axis.plot(*zip(*points), marker='.', linestyle=style, label=f'{variant} ({part} part)')
     env = report['environment']
     for axis, ylabel in ((speed_axis, 'images / s'), (memory_axis, 'peak memory above the model (MB)')):
         axis.set_xlabel('image side (px)')

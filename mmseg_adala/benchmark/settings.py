@@ -24,6 +24,8 @@ class BenchmarkSettings:
         time_budget_s: Timed runs stop once they have taken this long (at least one runs), so
             the largest softmax sizes stay affordable; the JSON records the runs made.
         timeout_s: A measurement still running after this long is killed and recorded as 'timeout'.
+        head_tile: The segmentor's test_cfg head_tile (tile side in px of its neck and head;
+            0: untiled); None keeps the config's.
     """
     arch: str = 'dinov2_vits14'
     sizes: Sequence[int] = (512, 1024, 2048)
@@ -41,6 +43,7 @@ class BenchmarkSettings:
     segmentor_config: str = DEFAULT_SEGMENTOR_CONFIG
     time_budget_s: float = 600.
     timeout_s: float = 3600.
+    head_tile: Optional[int] = None
     command: str = ''
 
     def validate(self) -> None:
@@ -74,6 +77,7 @@ def measurement_specs(settings: BenchmarkSettings) -> List[dict]:
     shared = dict(arch=settings.arch, mode=settings.mode, batch_size=settings.batch_size,
                   device=settings.device, dtype=settings.dtype, warmup=settings.warmup,
                   repeats=settings.repeats, threads=settings.threads, vit_cfg=settings.vit_cfg,
-                  segmentor_config=settings.segmentor_config, time_budget_s=settings.time_budget_s)
+                  segmentor_config=settings.segmentor_config, time_budget_s=settings.time_budget_s,
+                  head_tile=settings.head_tile)
     return [dict(shared, scope=scope, size=size, variant=variant)
             for scope in settings.scopes for size in settings.sizes for variant in settings.variants]

@@ -38,7 +38,8 @@ def build_backbone(variant: str, arch: str = 'dinov2_vits14', vit_cfg: Optional[
     return AdaLAViT(arch=arch, vit_cfg=vit_cfg, **VARIANT_ATTENTION[variant], **kwargs)
 
 
-def segmentor_model_config(config_path: str, variant: str, arch: str, vit_cfg: Optional[dict] = None):
+def segmentor_model_config(config_path: str, variant: str, arch: str, vit_cfg: Optional[dict] = None,
+                           head_tile: Optional[int] = None):
     """The segmentor config of `config_path` turned into one variant for a single process.
 
     The backbone gets the arch, attention and `vit_cfg` overrides and no pretrained weights.
@@ -47,7 +48,8 @@ def segmentor_model_config(config_path: str, variant: str, arch: str, vit_cfg: O
     own arch; a backbone with fewer blocks than outputs gives its last block only, which
     MultiLevelNeck repeats at every scale (as configs/tiny does). The neck takes the chosen
     width. SyncBN becomes BN (one process) and inference is whole-image (what linear
-    attention is for).
+    attention is for), with the config's other test_cfg keys; `head_tile` replaces the
+    config's (0: untiled neck and head).
     """
     from mmengine.config import Config
     from mmseg.registry import MODELS
@@ -67,7 +69,9 @@ def segmentor_model_config(config_path: str, variant: str, arch: str, vit_cfg: O
     backbone.out_indices = tuple(math.ceil(depth * (i + 1) / num_outputs) - 1 for i in range(num_outputs))
     if model.get('neck') is not None:
         model.neck.in_channels = [shape.embed_dim] * num_outputs
-    model.test_cfg = dict(mode='whole')
+    model.test_cfg = dict(model.get('test_cfg') or {}, mode='whole')
+    if head_tile is not None:
+        model.test_cfg['head_tile'] = head_tile or None
     return _replace_norm_type(model, 'SyncBN', 'BN')
 
 
@@ -81,10 +85,11 @@ def _replace_norm_type(cfg, old: str, new: str):
     return cfg
 
 
-def build_segmentor(config_path: str, variant: str, arch: str, vit_cfg: Optional[dict] = None) -> nn.Module:
+def build_segmentor(config_path: str, variant: str, arch: str, vit_cfg: Optional[dict] = None,
+                    head_tile: Optional[int] = None) -> nn.Module:
     """The MMSeg segmentor of one variant (random weights): see :func:`segmentor_model_config`."""
     from mmseg.registry import MODELS
     from mmseg.utils import register_all_modules
 
     register_all_modules(init_default_scope=True)
-    return MODELS.build(segmentor_model_config(config_path, variant, arch, vit_cfg))
+    return MODELS.build(segmentor_model_config(config_path, variant, arch, vit_cfg, head_tile))

@@ -66,3 +66,23 @@ def test_a_checkpoint_that_does_not_fit_is_refused(tmp_path, checkpoint):
 def test_unknown_mode_or_scale_is_refused(kwargs):
     with pytest.raises(ValueError, match=next(iter(kwargs))):
         AdaLAInferencer(CONFIG, **kwargs)
+
+
+def test_the_configs_head_tile_reaches_the_model(tmp_path, checkpoint):
+    image = tmp_path / 'image.jpg'
+    write_synthetic_image(image, size=(200, 300), seed=1)
+    untiled = AdaLAInferencer(CONFIG, str(checkpoint), device='cpu', cfg_options={'model.test_cfg.head_tile': None})
+    tiled = AdaLAInferencer(CONFIG, str(checkpoint), device='cpu', cfg_options={'model.test_cfg.head_tile': 20})
+    assert tiled.model.test_cfg.head_tile == 20 and type(tiled.model).__name__ == 'AdaLAEncoderDecoder'
+    np.testing.assert_array_equal(tiled(str(image))['predictions'], untiled(str(image))['predictions'])
+
+
+def test_half_precision_labels_mostly_equal_float32(tmp_path, checkpoint):
+    image = tmp_path / 'image.jpg'
+    write_synthetic_image(image, size=(200, 300), seed=1)
+    full = AdaLAInferencer(CONFIG, str(checkpoint), device='cpu')(str(image))['predictions']
+    for dtype in ('bfloat16', 'float16'):
+        half = AdaLAInferencer(CONFIG, str(checkpoint), device='cpu', dtype=dtype)(str(image))['predictions']
+        assert half.shape == full.shape and (half == full).mean() > 0.9
+    with pytest.raises(ValueError, match='dtype'):
+        AdaLAInferencer(CONFIG, str(checkpoint), device='cpu', dtype='int8')

@@ -5,7 +5,7 @@ data_preprocessor = dict(
     type='SegDataPreProcessor', mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375],
     bgr_to_rgb=True, pad_val=0, seg_pad_val=255)
 model = dict(
-    type='EncoderDecoder',
+    type='AdaLAEncoderDecoder',
     data_preprocessor=data_preprocessor,
     # min_grid=2: the neck's 0.5 scale halves the patch grid, so inputs need 2 patches per side.
     backbone=dict(type='AdaLAViT', arch='dinov2_vitl14', attn_type='linear', feature_map='elu',
@@ -22,4 +22,7 @@ model = dict(
         dropout_ratio=0.1, num_classes=150, norm_cfg=norm_cfg, align_corners=False,
         loss_decode=dict(type='CrossEntropyLoss', use_sigmoid=False, loss_weight=0.4)),
     train_cfg=dict(),
-    test_cfg=dict(mode='whole'))
+    # The backbone sees the whole image; neck and head run in 512-px tiles (exact: halos cover
+    # every convolution and resize) and the labels are mapped to the image in bands, so a
+    # 4096-px image needs no 150-class map at full resolution (AdaLAEncoderDecoder).
+    test_cfg=dict(mode='whole', head_tile=512))

@@ -1,0 +1,3 @@
+from .encoder_decoder import AdaLAEncoderDecoder
+
+__all__ = ['AdaLAEncoderDecoder']

@@ -1,0 +1,91 @@
+"""Exact computation of a window of a feature map: convolutions and bilinear resizes on crops.
+
+A 3x3 convolution's output row depends on 3 input rows, a bilinear resize's on at most 2; so
+any window of a network of such layers can be computed from a slightly larger window of its
+input (its halo) and equal the whole map's values there. The resizes are the subtle part: a
+resize of a crop is not the crop of a resize (`F.interpolate` maps coordinates from the sizes it
+is given), so a window is resized with the rows and columns of the whole map's interpolation
+matrix, which `F.interpolate` itself produces from an identity image.
+"""
+from functools import lru_cache
+from typing import Optional, Tuple
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+Interval = Tuple[int, int]  # [start, stop) along one axis, in the whole map's coordinates
+
+
+@lru_cache(maxsize=64)
+def resize_matrix(in_size: int, out_size: Optional[int] = None, scale: Optional[float] = None,
+                  align_corners: bool = False) -> Tensor:
+    """The (out, in) matrix of `F.interpolate(mode='bilinear')` along one axis.
+
+    Bilinear interpolation is separable, so a 2D resize is `R_h @ x @ R_w.T`. Given `size`,
+    PyTorch maps coordinates with in/out; given `scale_factor`, with 1/scale: pass what the
+    module passes. The other axis of the identity image keeps its size (an exact identity).
+    """
+    eye = torch.eye(in_size, dtype=torch.float64)[None, None]
+    if out_size is not None:
+        out = F.interpolate(eye, size=(out_size, in_size), mode='bilinear', align_corners=align_corners)
+    else:
+        out = F.interpolate(eye, scale_factor=(scale, 1.0), mode='bilinear', align_corners=align_corners)
+    return out[0, 0]
+
+
+def grow(interval: Interval, size: int, halo: int = 1) -> Interval:
+    """The input interval a (2 * halo + 1)-tap zero-padded convolution reads for `interval`."""
+    return max(interval[0] - halo, 0), min(interval[1] + halo, size)
+
+
+def span(matrix: Tensor, interval: Interval) -> Interval:
+    """The input interval that the output rows `interval` of a resize matrix read."""
+    columns = matrix[interval[0]:interval[1]].ne(0).any(0).nonzero()
+    return int(columns[0]), int(columns[-1]) + 1
+
+
+def hull(*intervals: Interval) -> Interval:
+    """The smallest interval covering all of `intervals` (a map read by two consumers)."""
+    return min(i[0] for i in intervals), max(i[1] for i in intervals)
+
+
+class Window:
+    """A crop `data` of an (N, C, H, W) map, whose rows and columns are `rows` and `cols` of the map."""
+
+    def __init__(self, data: Tensor, rows: Interval, cols: Interval) -> None:
+        assert data.shape[-2:] == (rows[1] - rows[0], cols[1] - cols[0])
+        self.data, self.rows, self.cols = data, rows, cols
+
+    def crop(self, rows: Interval, cols: Interval) -> 'Window':
+        assert self.rows[0] <= rows[0] and rows[1] <= self.rows[1], (self.rows, rows)
+        assert self.cols[0] <= cols[0] and cols[1] <= self.cols[1], (self.cols, cols)
+        return Window(self.data[..., rows[0] - self.rows[0]:rows[1] - self.rows[0],
+                                cols[0] - self.cols[0]:cols[1] - self.cols[0]], rows, cols)
+
+    def map(self, module) -> 'Window':
+        """A pointwise module (1x1 convolution, norm, activation)."""
+        return Window(module(self.data), self.rows, self.cols)
+
+    def conv(self, module, rows: Interval, cols: Interval) -> 'Window':
+        """The window (rows, cols) of a 'same'-padded convolution; this window must cover its halo.
+
+        Rows at the crop's edges that are not the map's edges see zeros instead of their
+        neighbours; they are the halo, cut away here.
+        """
+        return Window(module(self.data), self.rows, self.cols).crop(rows, cols)
+
+    def resize(self, row_matrix: Tensor, col_matrix: Tensor, rows: Interval, cols: Interval) -> 'Window':
+        """The window (rows, cols) of the resize whose whole-map matrices are given."""
+        r = row_matrix[rows[0]:rows[1], self.rows[0]:self.rows[1]]
+        c = col_matrix[cols[0]:cols[1], self.cols[0]:self.cols[1]]
+        assert _inside(row_matrix, rows, self.rows) and _inside(col_matrix, cols, self.cols), 'halo too small'
+        data = self.data
+        out = torch.matmul(torch.matmul(r.to(data), data), c.to(data).t())
+        return Window(out, rows, cols)
+
+
+def _inside(matrix: Tensor, out: Interval, crop: Interval) -> bool:
+    """Whether the output rows `out` read no input outside `crop`."""
+    rows = matrix[out[0]:out[1]]
+    return not (rows[:, :crop[0]].any() or rows[:, crop[1]:].any())
