@@ -39,7 +39,7 @@ from mmengine.runner import Runner
 from mmseg.registry import MODELS
 
 import mmseg_adala  # noqa: F401  (registers our modules)
-from mmseg_adala.alignment.diagnostics import attention_errors, feature_cosine
+from mmseg_adala.alignment.diagnostics import TeacherReference
 from mmseg_adala.datasets.context_scenes import render_context_scene
 from mmseg_adala.datasets.synthetic_ade20k import make_synthetic_ade20k, write_synthetic_image
 from mmseg_adala.engine.run_config import load_run_config
@@ -110,12 +110,12 @@ def run(config: str, work_dir: str, step: str, demo_start: float, options: dict,
 
 
 def held_out_images(data_root: str) -> torch.Tensor:
-    """The validation images of a context-scene set, normalised as the configs do (RGB, DINOv2)."""
+    """The validation images of a context-scene set, normalised by the probes' own data preprocessor."""
     folder = osp.join(data_root, 'images', 'validation')
-    paths = sorted(osp.join(folder, name) for name in os.listdir(folder))
-    images = np.stack([cv2.cvtColor(cv2.imread(path), cv2.COLOR_BGR2RGB) for path in paths]).astype(np.float32)
-    images = (images - [123.675, 116.28, 103.53]) / [58.395, 57.12, 57.375]
-    return torch.from_numpy(images).permute(0, 3, 1, 2).float()
+    images = [torch.from_numpy(cv2.imread(osp.join(folder, name))).permute(2, 0, 1)  # BGR, as mmcv loads them
+              for name in sorted(os.listdir(folder))]
+    preprocessor = MODELS.build(Config.fromfile(osp.join(DEMO, 'linear_probe.py')).model.data_preprocessor)
+    return preprocessor(dict(inputs=images), False)['inputs']
 
 
 def load_backbone(config: str, checkpoint: str) -> AdaLAViT:
@@ -152,8 +152,7 @@ def main():
     teacher = path('teacher/dinov2_tiny_pretrain.pth')
     torch.save(timm_to_official_dinov2(read_vit_state_dict(path(f'teacher/iter_{TEACHER_ITERS}.pth'))), teacher)
 
-    held_out = held_out_images(ade_data)
-    teacher_backbone = load_backbone('probe_softmax_teacher', teacher)
+    reference = TeacherReference(load_backbone('probe_softmax_teacher', teacher), held_out_images(ade_data))
     rows = {config: dict(name=name, config=config, paper=paper, mious=[], cosines=[], block_errors=[])
             for name, config, _, paper in ROWS}
     for seed in args.seeds:
@@ -173,8 +172,8 @@ def main():
             weights = teacher if weights == 'teacher' else seed_dir(weights)
             backbone = load_backbone(config, weights)
             row = rows[config]
-            row['block_errors'].append(attention_errors(teacher_backbone, backbone, held_out).mean(0))
-            row['cosines'].append(float(feature_cosine(teacher_backbone, backbone, held_out).mean()))
+            row['block_errors'].append(reference.attention_errors(backbone).mean(0))
+            row['cosines'].append(float(reference.feature_cosine(backbone).mean()))
             row['mious'].append(run(config, seed_dir(f'stage3/{config}'), f'seed {seed}, stage 3, {name}', start,
                                     {**{f'{split}_dataloader.dataset.data_root': ade_data
                                         for split in ('train', 'val', 'test')},

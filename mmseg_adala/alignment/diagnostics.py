@@ -13,18 +13,20 @@ import torch.nn.functional as F
 from ..models import AdaLAViT
 
 
-def record_attention_io(backbone: AdaLAViT, images: torch.Tensor) -> List[Tuple[torch.Tensor, torch.Tensor]]:
-    """(normed block input, attention output) of every block of `backbone`, from one forward."""
+def record_attention_io(backbone: AdaLAViT, images: torch.Tensor
+                        ) -> Tuple[List[Tuple[torch.Tensor, torch.Tensor]], torch.Tensor]:
+    """(normed block input, attention output) of every block of `backbone`, and its final
+    tokens (after the final norm), from one forward without gradients."""
     records = []
     hooks = [block.attn.register_forward_hook(lambda _, args, out: records.append((args[0], out)))
              for block in backbone.vit.blocks]
     try:
         with torch.no_grad():
-            backbone.forward_tokens(images)
+            tokens = backbone.forward_tokens(images)
     finally:
         for hook in hooks:
             hook.remove()
-    return records
+    return records, tokens
 
 
 def relative_error(output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -34,27 +36,43 @@ def relative_error(output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return error / target.pow(2).flatten(1).sum(1).clamp_min(1e-12)
 
 
-def attention_outputs(teacher: AdaLAViT, attentions: Sequence[nn.Module],
-                      images: torch.Tensor) -> Iterator[Tuple[torch.Tensor, torch.Tensor]]:
-    """(output of attentions[l], teacher's attention output) per block l, both on the teacher's
-    own normed input of block l: stage 1's pairs, so errors do not compound over depth."""
-    records = record_attention_io(teacher, images)
-    grid = teacher.vit.blocks[0].attn.grid_size  # set by the teacher's forward
+def _on_teacher_inputs(attentions: Sequence[nn.Module], records: List[Tuple[torch.Tensor, torch.Tensor]],
+                       grid: Tuple[int, int]) -> Iterator[Tuple[torch.Tensor, torch.Tensor]]:
     for attn, (block_input, target) in zip(attentions, records):
         attn.grid_size = grid
         yield attn(block_input), target
 
 
-@torch.no_grad()
-def attention_errors(teacher: AdaLAViT, student: AdaLAViT, images: torch.Tensor) -> torch.Tensor:
-    """(B, blocks) relative error of each student attention on the teacher's block inputs."""
-    attentions = [block.attn for block in student.vit.blocks]
-    return torch.stack([relative_error(output, target)
-                        for output, target in attention_outputs(teacher, attentions, images)], dim=1)
+def attention_outputs(teacher: AdaLAViT, attentions: Sequence[nn.Module],
+                      images: torch.Tensor) -> Iterator[Tuple[torch.Tensor, torch.Tensor]]:
+    """(output of attentions[l], teacher's attention output) per block l, both on the teacher's
+    own normed input of block l: stage 1's pairs, so errors do not compound over depth."""
+    records, _ = record_attention_io(teacher, images)
+    yield from _on_teacher_inputs(attentions, records, teacher.vit.blocks[0].attn.grid_size)
 
 
-@torch.no_grad()
-def feature_cosine(teacher: AdaLAViT, student: AdaLAViT, images: torch.Tensor) -> torch.Tensor:
-    """(B,) cosine similarity of the final tokens (after the final norm), averaged over tokens."""
-    target = teacher.forward_tokens(images).float()
-    return F.cosine_similarity(student.forward_tokens(images).float(), target, dim=-1).mean(dim=1)
+class TeacherReference:
+    """The teacher run once on fixed images, to score any number of students against it.
+
+    Args:
+        teacher: The softmax backbone.
+        images: Normalised (B, 3, H, W) images, e.g. a held-out set.
+    """
+
+    def __init__(self, teacher: AdaLAViT, images: torch.Tensor) -> None:
+        self.images = images
+        self.records, tokens = record_attention_io(teacher, images)
+        self.tokens = tokens.float()
+        self.grid = teacher.vit.blocks[0].attn.grid_size  # set by the teacher's forward
+
+    @torch.no_grad()
+    def attention_errors(self, student: AdaLAViT) -> torch.Tensor:
+        """(B, blocks) relative error of each student attention on the teacher's block inputs."""
+        attentions = [block.attn for block in student.vit.blocks]
+        return torch.stack([relative_error(output, target)
+                            for output, target in _on_teacher_inputs(attentions, self.records, self.grid)], dim=1)
+
+    @torch.no_grad()
+    def feature_cosine(self, student: AdaLAViT) -> torch.Tensor:
+        """(B,) cosine similarity of the final tokens (after the final norm), averaged over tokens."""
+        return F.cosine_similarity(student.forward_tokens(self.images).float(), self.tokens, dim=-1).mean(dim=1)
