@@ -49,7 +49,6 @@ from mmseg_adala.models.backbones import read_vit_state_dict, timm_to_official_d
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 DEMO = osp.join(REPO, 'configs', 'demo')
 NUM_CLASSES = 4  # background + 3 object classes (configs/demo/linear_probe.py)
-TEACHER_ITERS = 1200  # configs/demo/teacher_pretrain.py
 # Stage-3 rows: name in the table, config, backbone weights ('teacher', or relative to a seed's
 # folder), and the paper's ADE20K mIoU for the same row (DINOv2-L, UperNet fine-tuned).
 ROWS = [
@@ -150,7 +149,8 @@ def main():
     run('teacher_pretrain', path('teacher'), 'teacher pretraining (softmax, from scratch)', start,
         {f'{split}_dataloader.dataset.data_root': pretrain_data for split in ('train', 'val', 'test')})
     teacher = path('teacher/dinov2_tiny_pretrain.pth')
-    torch.save(timm_to_official_dinov2(read_vit_state_dict(path(f'teacher/iter_{TEACHER_ITERS}.pth'))), teacher)
+    last_iter = Config.fromfile(osp.join(DEMO, 'teacher_pretrain.py')).train_cfg.max_iters
+    torch.save(timm_to_official_dinov2(read_vit_state_dict(path(f'teacher/iter_{last_iter}.pth'))), teacher)
 
     reference = TeacherReference(load_backbone('probe_softmax_teacher', teacher), held_out_images(ade_data))
     rows = {config: dict(name=name, config=config, paper=paper, mious=[], cosines=[], block_errors=[])
