@@ -117,6 +117,11 @@ def held_out_images(data_root: str) -> torch.Tensor:
     return preprocessor(dict(inputs=images), False)['inputs']
 
 
+def final_checkpoint(config: str, work_dir: str) -> str:
+    """The last checkpoint a demo config's run writes, named from its own max_iters."""
+    return osp.join(work_dir, f'iter_{Config.fromfile(osp.join(DEMO, f"{config}.py")).train_cfg.max_iters}.pth')
+
+
 def load_backbone(config: str, checkpoint: str) -> AdaLAViT:
     """The backbone of a stage-3 row's config with these weights, in eval mode."""
     backbone_cfg = Config.fromfile(osp.join(DEMO, f'{config}.py')).model.backbone
@@ -149,8 +154,8 @@ def main():
     run('teacher_pretrain', path('teacher'), 'teacher pretraining (softmax, from scratch)', start,
         {f'{split}_dataloader.dataset.data_root': pretrain_data for split in ('train', 'val', 'test')})
     teacher = path('teacher/dinov2_tiny_pretrain.pth')
-    last_iter = Config.fromfile(osp.join(DEMO, 'teacher_pretrain.py')).train_cfg.max_iters
-    torch.save(timm_to_official_dinov2(read_vit_state_dict(path(f'teacher/iter_{last_iter}.pth'))), teacher)
+    torch.save(timm_to_official_dinov2(read_vit_state_dict(path(final_checkpoint('teacher_pretrain', 'teacher')))),
+               teacher)
 
     reference = TeacherReference(load_backbone('probe_softmax_teacher', teacher), held_out_images(ade_data))
     rows = {config: dict(name=name, config=config, paper=paper, mious=[], cosines=[], block_errors=[])
@@ -180,7 +185,8 @@ def main():
                                      'model.backbone.init_cfg.checkpoint': weights}, seed=seed)['mIoU'])
     results = [dict(row, block_errors=torch.stack(row['block_errors']).mean(0).tolist()) for row in rows.values()]
     write_outputs(root, results)
-    highres_miou = segment_highres(root, path(f'seed{args.seeds[0]}/stage3/linear_probe/iter_300.pth'))
+    adala_probe = path(final_checkpoint('linear_probe', f'seed{args.seeds[0]}/stage3/linear_probe'))
+    highres_miou = segment_highres(root, adala_probe)
     print(f'\nDemo time: {(time.perf_counter() - start) / 60:.1f} min. Results: {root}/results.md, '
           f'{root}/ablation.png, 2048x2048 segmentation in {root}/highres/')
     sys.exit(0 if check_claims(results, highres_miou) else 1)
