@@ -3,9 +3,10 @@
 _base_ = ['mmseg::_base_/default_runtime.py']
 custom_imports = dict(imports=['mmseg_adala'], allow_failed_imports=False)
 
-# DINOv2's normalisation (ImageNet mean/std on RGB).
-data_preprocessor = dict(type='ImgDataPreprocessor', mean=[123.675, 116.28, 103.53],
-                         std=[58.395, 57.12, 57.375], bgr_to_rgb=True)
+# RGB input; mean/std are left out: the model fills in the teacher arch's own normalisation
+# (ImageNet's for DINOv2/v3, OpenAI's for CLIP, 0.5 for SigLIP), so a config that changes the
+# arch needs no other change.
+data_preprocessor = dict(type='ImgDataPreprocessor', bgr_to_rgb=True)
 
 crop_size = 518  # DINOv2's own resolution (a 37x37 patch grid)
 train_pipeline = [

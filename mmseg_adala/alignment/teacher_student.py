@@ -5,6 +5,8 @@ import torch
 from mmengine.model import BaseModel
 from mmseg.registry import MODELS
 
+from ..models.backbones import with_backbone_normalisation
+
 
 class TeacherStudentModel(BaseModel):
     """Base of the stage-1 and stage-2 models: a frozen softmax ViT teacher and a student.
@@ -15,13 +17,13 @@ class TeacherStudentModel(BaseModel):
 
     Args:
         teacher: Config of the softmax `AdaLAViT`, with its pretrained `init_cfg`.
-        data_preprocessor: Normalisation of the images (DINOv2's mean/std, BGR->RGB).
+        data_preprocessor: Normalisation of the images (BGR->RGB; mean/std: the teacher's arch's if not given).
         init_cfg: Unused; the teacher and student load their own weights.
     """
 
     def __init__(self, teacher: dict, data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None) -> None:
-        super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        super().__init__(data_preprocessor=with_backbone_normalisation(data_preprocessor, teacher), init_cfg=init_cfg)
         self.teacher = MODELS.build(teacher)
         self.teacher.requires_grad_(False)
         self.teacher.eval()

@@ -5,13 +5,12 @@ from typing import List, Optional, Sequence
 
 import torch
 
-from ..models.backbones.adala_vit import DINOV2_ARCHS
+from ..models.backbones.vit_archs import resolve_arch
 from .variants import DEFAULT_SEGMENTOR_CONFIG, DEFAULT_VARIANTS, VARIANTS
 
 SCOPES = ('backbone', 'segmentor')
 MODES = ('inference', 'train')
 DTYPES = {'float32': torch.float32, 'bfloat16': torch.bfloat16, 'float16': torch.float16}
-DINOV2_PATCH_SIZE = 14
 
 
 @dataclass
@@ -48,9 +47,7 @@ class BenchmarkSettings:
 
     def validate(self) -> None:
         """Raise ValueError with the reason if these settings cannot be measured."""
-        if self.arch not in DINOV2_ARCHS:
-            raise ValueError(f'unknown arch {self.arch!r}; choose one of {sorted(DINOV2_ARCHS)}')
-        patch_size = (self.vit_cfg or {}).get('patch_size', DINOV2_PATCH_SIZE)
+        patch_size = (self.vit_cfg or {}).get('patch_size', resolve_arch(self.arch).patch_size)
         if not self.sizes or min(self.sizes) < patch_size:
             raise ValueError(f'image sizes must be at least one patch ({patch_size} px), got {list(self.sizes)}')
         for name, value, choices in (('variant', self.variants, VARIANTS), ('scope', self.scopes, SCOPES),

@@ -22,7 +22,7 @@ folder, every n-th image of the sorted list, so that it spans all classes::
     val_dataloader = dict(dataset=dict(data_root='data/imagenet22k/train', held_out_every=10000,
                                        held_out=True, test_mode=True))
 
-Images stay BGR uint8 here: DINOv2's normalisation (mean 123.675, 116.28, 103.53; std 58.395,
+Images stay BGR uint8 here: the model's normalisation (for DINOv2 mean 123.675, 116.28, 103.53; std 58.395,
 57.12, 57.375; bgr_to_rgb=True) is the job of the model's data preprocessor, as in any
 mmseg config.
 """

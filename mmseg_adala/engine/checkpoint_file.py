@@ -6,13 +6,17 @@ unpickler, random bytes give advice to retry with `weights_only=False`, which wo
 whatever code the file holds. Loading is on torch's weights-only unpickler, asked for
 explicitly (torch 2.5 still defaults to the unsafe one; `mmseg_adala.compat` allows mmengine's
 own classes): a file that needs any other Python object is refused, and no message here
-suggests otherwise.
+suggests otherwise. Two other formats hold weights without pickles: safetensors (timm's and
+Hugging Face's files) and TorchScript archives (OpenAI's CLIP release), whose code is
+TorchScript run by torch's own interpreter, never Python, and is not run here: only the
+module's state dict is taken.
 """
 import os.path as osp
 import pickle
 import re
 import zipfile
 
+import safetensors.torch
 import torch
 from mmengine.runner import CheckpointLoader
 
@@ -60,6 +64,8 @@ def _problem(filename: str, error: Exception) -> str:
         head = f.read(256)
     if not head:
         return 'is empty (0 bytes): it was never written, or its writing was cut short'
+    if filename.endswith('.safetensors'):
+        return f'does not load as safetensors: it is damaged ({type(error).__name__}: {error}); copy it again'
     if not head.startswith(TORCH_FILE_PREFIXES):
         return f'is not a PyTorch checkpoint: it is {_beginning(head)}'
     refused = re.search(r'Unsupported global: GLOBAL (\S+)', str(error))
@@ -74,6 +80,22 @@ def _kind(obj) -> str:
     if isinstance(obj, torch.Tensor):
         return f'a single tensor of shape {tuple(obj.shape)}'
     return f'a {type(obj).__name__}'
+
+
+def _is_torchscript(filename: str) -> bool:
+    """A zip written by torch.jit.save: its records include `constants.pkl` (torch.load's own test)."""
+    if not zipfile.is_zipfile(filename):
+        return False
+    with zipfile.ZipFile(filename) as archive:
+        return any(name.split('/')[-1] == 'constants.pkl' for name in archive.namelist())
+
+
+def _load_file(filename: str, mmap: bool) -> dict:
+    if filename.endswith('.safetensors'):
+        return safetensors.torch.load_file(filename, device='cpu')
+    if _is_torchscript(filename):
+        return dict(torch.jit.load(filename, map_location='cpu').state_dict())
+    return torch.load(filename, map_location='cpu', weights_only=True, mmap=mmap and zipfile.is_zipfile(filename))
 
 
 def read_checkpoint(filename: str, expected: str = STATE_DICT, mmap: bool = False) -> dict:
@@ -93,8 +115,7 @@ def read_checkpoint(filename: str, expected: str = STATE_DICT, mmap: bool = Fals
         raise FileNotFoundError(f'checkpoint {filename} does not exist; expected {expected}')
     else:
         try:
-            checkpoint = torch.load(filename, map_location='cpu', weights_only=True,
-                                    mmap=mmap and zipfile.is_zipfile(filename))
+            checkpoint = _load_file(filename, mmap)
         except Exception as error:  # by the damage: EOFError, UnpicklingError, KeyError, RuntimeError...
             # Not chained: torch's message advises loading with weights_only=False, which runs the file's code.
             raise CheckpointFileError(filename, _problem(filename, error), expected) from None

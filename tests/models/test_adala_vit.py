@@ -11,11 +11,11 @@ from tiny import TINY_CONFIGS, TINY_VIT
 
 from mmseg_adala.alignment import AttentionAlignModel, FeatureAlignModel
 from mmseg_adala.models import AdaLAViT
-from mmseg_adala.models.backbones import DINOV2_ARCHS, InputTooSmallError, timm_to_official_dinov2
+from mmseg_adala.models.backbones import ARCHS, InputTooSmallError, timm_to_official_dinov2
 
 
 def _timm_vit(arch, **overrides):
-    vit = timm.create_model(DINOV2_ARCHS[arch], pretrained=False, num_classes=0, dynamic_img_size=True,
+    vit = timm.create_model(ARCHS[arch].model_name, pretrained=False, num_classes=0, dynamic_img_size=True,
                             dynamic_img_pad=True, **overrides)
     for param in vit.parameters():  # random, not init values: LayerScale 1e-5 would hide attention errors
         torch.nn.init.normal_(param, std=0.05)
@@ -211,8 +211,10 @@ def test_freezing_and_layer_names():
 
 
 def test_configuration_errors():
-    with pytest.raises(ValueError, match='dinov2_vitl14'):
-        AdaLAViT(arch='dinov3_vitl16')
+    with pytest.raises(ValueError, match="unknown arch 'dinov9_vitl14'.*dinov2_vitl14"):
+        AdaLAViT(arch='dinov9_vitl14')
+    with pytest.raises(ValueError, match='resnet50.*VisionTransformer and Eva'):
+        AdaLAViT(arch='resnet50')
     with pytest.raises(ValueError, match='2 blocks'):
         AdaLAViT(arch='dinov2_vits14', vit_cfg=TINY_VIT, attn_type=['linear'])
     with pytest.raises(ValueError, match='out of range'):

@@ -1,9 +1,8 @@
 # UperNet on a linear-attention DINOv2-L. The ViT has one stride (14); MMSeg's MultiLevelNeck
 # resamples four of its blocks to the strides 3.5, 7, 14, 28 that UperNet expects.
 norm_cfg = dict(type='SyncBN', requires_grad=True)
-data_preprocessor = dict(
-    type='SegDataPreProcessor', mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375],
-    bgr_to_rgb=True, pad_val=0, seg_pad_val=255)
+# mean/std are left out: AdaLAEncoderDecoder fills in the backbone arch's own normalisation.
+data_preprocessor = dict(type='SegDataPreProcessor', bgr_to_rgb=True, pad_val=0, seg_pad_val=255)
 model = dict(
     type='AdaLAEncoderDecoder',
     data_preprocessor=data_preprocessor,

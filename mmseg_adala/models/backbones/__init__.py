@@ -1,5 +1,6 @@
-from .adala_vit import DINOV2_ARCHS, AdaLAViT, InputTooSmallError, NonFiniteInputError
+from .adala_vit import AdaLAViT, InputTooSmallError, NonFiniteInputError, with_backbone_normalisation
+from .vit_archs import ARCHS, ViTArch, resolve_arch
 from .vit_checkpoint import load_vit_checkpoint, read_vit_state_dict, timm_to_official_dinov2
 
-__all__ = ['AdaLAViT', 'DINOV2_ARCHS', 'InputTooSmallError', 'NonFiniteInputError', 'load_vit_checkpoint',
-           'read_vit_state_dict', 'timm_to_official_dinov2']
+__all__ = ['AdaLAViT', 'ARCHS', 'InputTooSmallError', 'NonFiniteInputError', 'ViTArch', 'load_vit_checkpoint',
+           'read_vit_state_dict', 'resolve_arch', 'timm_to_official_dinov2', 'with_backbone_normalisation']

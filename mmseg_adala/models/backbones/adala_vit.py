@@ -1,29 +1,19 @@
-"""AdaLAViT: timm's DINOv2 ViT with softmax or linear attention per layer, as an MMSeg backbone."""
+"""AdaLAViT: a timm ViT (DINOv2, DINOv3, CLIP, SigLIP, ...) with softmax or linear attention per layer, as an MMSeg backbone."""
+import inspect
 import math
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
-import timm
 import torch
 import torch.nn.functional as F
+from mmengine.logging import MMLogger
 from mmengine.model import BaseModule
 from mmseg.registry import MODELS
 from timm.models.vision_transformer import VisionTransformer
 
 from ..attention import ATTN_TYPES, LINEAR_ATTN_TYPES, AdaLAAttention
 from .local_concentration_block import LocalConcentrationBlock
+from .vit_archs import build_timm_vit, resolve_arch
 from .vit_checkpoint import load_vit_checkpoint
-
-# The official DINOv2 model names and the timm models that define their sizes.
-DINOV2_ARCHS = {
-    'dinov2_vits14': 'vit_small_patch14_dinov2',
-    'dinov2_vitb14': 'vit_base_patch14_dinov2',
-    'dinov2_vitl14': 'vit_large_patch14_dinov2',
-    'dinov2_vitg14': 'vit_giant_patch14_dinov2',
-    'dinov2_vits14_reg': 'vit_small_patch14_reg4_dinov2',
-    'dinov2_vitb14_reg': 'vit_base_patch14_reg4_dinov2',
-    'dinov2_vitl14_reg': 'vit_large_patch14_reg4_dinov2',
-    'dinov2_vitg14_reg': 'vit_giant_patch14_reg4_dinov2',
-}
 
 # DINOv2's `interpolate_offset`: it samples the grid at a scale factor of (size + 0.1) / M
 # rather than at an output size (a kludge from DINO kept for compatibility, dino issue #8).
@@ -92,15 +82,19 @@ class DINOv2VisionTransformer(VisionTransformer):
 
 @MODELS.register_module()
 class AdaLAViT(BaseModule):
-    """A DINOv2 ViT whose attention is softmax or linear (ViT-AdaLA), per layer.
+    """A pretrained ViT whose attention is softmax or linear (ViT-AdaLA), per layer.
 
-    The network is timm's own `VisionTransformer` (so all-softmax at the weights' grid equals
-    timm's model) with DINOv2's interpolation of the position embeddings; each block's `attn`
-    is an `AdaLAAttention` with timm's parameter names. Inputs of any size are resized to
-    whole patches (see `_to_whole_patches`), so the feature grid spans exactly the image.
+    The network is timm's own model (`VisionTransformer`, or `Eva` for DINOv3's rotary
+    embeddings), so all-softmax equals timm's model; DINOv2 models interpolate their position
+    embeddings as DINOv2's code does. Each block's `attn` is an `AdaLAAttention` with timm's
+    parameter names. Inputs of any size are resized to whole patches (see
+    `_to_whole_patches`), so the feature grid spans exactly the image.
 
     Args:
-        arch: Official DINOv2 name, e.g. 'dinov2_vitl14' or 'dinov2_vitl14_reg'.
+        arch: A short name of `vit_archs.ARCHS` ('dinov2_vitl14', 'dinov2_vitl14_reg',
+            'dinov3_vitl16', 'clip_vitl14', 'siglip_vitl16', 'in21k_vitl16', ...) or any timm
+            ViT name with its pretrained tag ('vit_base_patch16_clip_224.openai'). The arch also
+            fixes the input normalisation (`ViTArch.normalisation`).
         attn_type: 'softmax', 'linear', 'none' (attention removed: a control), 'window',
             'window_linear' (see `AdaLAAttention`), or one per layer.
         feature_map: Linear attention's feature map ('elu', 'relu', 'focused', 'hedgehog').
@@ -109,21 +103,23 @@ class AdaLAViT(BaseModule):
         block_local_concentration: L2ViT's local concentration branch in every block with a
             linear kernel (`LocalConcentrationBlock`); trained in stage 2, not stage 1.
         out_indices: Blocks whose outputs are returned (negative counts from the end).
-        with_cls_token: Return `(feature_map, cls_token)` pairs instead of maps.
+        with_cls_token: Return `(feature_map, cls_token)` pairs instead of maps (not for models
+            without a class token, such as SigLIP).
         final_norm: Apply the final LayerNorm to the returned features (as DINOv2 does).
         min_grid: Fewest patches per side that the modules after the backbone need: MMSeg's
             MultiLevelNeck at scale 0.5 halves the grid and fails on a 1-patch side, so UperNet
             configs set 2. Smaller inputs raise `InputTooSmallError` with the minimum in pixels.
-        img_size: Side of the position-embedding grid in pixels: the checkpoint's own (518 for
-            DINOv2). Loading weights of another grid fails (they would be resampled at load and
-            again at run time); inputs of any size interpolate the grid at run time.
+        img_size: Side of the position-embedding grid in pixels: the checkpoint's own (default:
+            the arch's, e.g. 518 for DINOv2, 224 for CLIP). Loading weights of another grid fails
+            (they would be resampled at load and again at run time); inputs of any size
+            interpolate the grid at run time.
         drop_path_rate: Stochastic depth.
         frozen_blocks: Freeze the patch/position embeddings and the first k blocks; 'all'
             freezes everything (linear probing).
         with_cp: Gradient checkpointing of the blocks (less memory, more compute).
         vit_cfg: Overrides of the timm model's arguments (e.g. a tiny `embed_dim`/`depth` for tests).
-        init_cfg: `dict(type='Pretrained', checkpoint=PATH, strict=True)`: official DINOv2, timm
-            or stage-export weights. A stage export's `meta` must describe this backbone
+        init_cfg: `dict(type='Pretrained', checkpoint=PATH, strict=True)`: the official release,
+            timm's, open_clip's or stage-export weights (`vit_checkpoint`). A stage export's `meta` must describe this backbone
             (`arch`, `attn_type`, `feature_map`, `attn_cfg`).
     """
 
@@ -137,19 +133,21 @@ class AdaLAViT(BaseModule):
                  with_cls_token: bool = False,
                  final_norm: bool = True,
                  min_grid: int = 1,
-                 img_size: int = 518,
+                 img_size: Optional[int] = None,
                  drop_path_rate: float = 0.,
                  frozen_blocks: Union[int, str] = 0,
                  with_cp: bool = False,
                  vit_cfg: Optional[dict] = None,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
-        if arch not in DINOV2_ARCHS:
-            raise ValueError(f'unknown arch {arch!r}; choose one of {sorted(DINOV2_ARCHS)}')
         self.arch = arch
-        self.vit = DINOv2VisionTransformer.specialise(timm.create_model(
-            DINOV2_ARCHS[arch], pretrained=False, num_classes=0, img_size=img_size,
-            dynamic_img_size=True, drop_path_rate=drop_path_rate, **(vit_cfg or {})))
+        model = resolve_arch(arch)
+        self.vit = build_timm_vit(model, img_size=img_size or model.img_size, drop_path_rate=drop_path_rate,
+                                  **(vit_cfg or {}))
+        if model.dinov2_interpolation:
+            DINOv2VisionTransformer.specialise(self.vit)
+        if with_cls_token and self.vit.cls_token is None:
+            raise ValueError(f'arch {arch!r} has no class token: set with_cls_token=False')
         self.attn_types = self._per_layer(attn_type, len(self.vit.blocks))
         # What a stage export records in its meta, and what loading one checks.
         self.variant = dict(arch=arch, attn_type=list(self.attn_types), feature_map=feature_map,
@@ -273,3 +271,24 @@ class AdaLAViT(BaseModule):
     def export_state_dict(self) -> Dict[str, torch.Tensor]:
         """The weights in timm's layout, which `init_cfg` (and timm) load back."""
         return {k: v.detach().clone() for k, v in self.vit.state_dict().items()}
+
+
+def with_backbone_normalisation(data_preprocessor: Optional[dict], backbone: dict) -> Optional[dict]:
+    """`data_preprocessor` with the mean/std of an AdaLAViT `backbone` config where it sets none.
+
+    Each model was trained with its own normalisation (CLIP's mean/std are not ImageNet's,
+    SigLIP's are 0.5), so configs leave mean/std out and a config that only changes the arch
+    gets the right one. A mean/std set explicitly is kept, with a warning if it is not the arch's.
+    """
+    if data_preprocessor is None or backbone.get('type') not in ('AdaLAViT', AdaLAViT):
+        return data_preprocessor
+    arch = backbone.get('arch', inspect.signature(AdaLAViT).parameters['arch'].default)
+    normalisation = resolve_arch(arch).normalisation
+    given = {key: data_preprocessor.get(key) for key in normalisation}
+    if all(value is None for value in given.values()):
+        return {**data_preprocessor, **normalisation}
+    if any(list(given[key] or []) != normalisation[key] for key in normalisation):
+        MMLogger.get_current_instance().warning(
+            f'data_preprocessor mean/std {given} are not the normalisation of arch {arch!r} {normalisation}; '
+            'leave them out of the config to use the arch\'s')
+    return data_preprocessor

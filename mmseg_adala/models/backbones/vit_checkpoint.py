@@ -1,26 +1,34 @@
 """One loader for every ViT checkpoint the backbone takes.
 
-Accepted: the official DINOv2 release (`dinov2_vit*14*_pretrain.pth`: `mask_token`,
-`register_tokens`, giant's SwiGLU `w12`/`w3`), timm's layout, our stage exports, and whole
-MMSeg segmentor checkpoints (`backbone.` prefix). The official layout is converted by timm's
-own `checkpoint_filter_fn`, so users never convert files by hand. A checkpoint must have been
-made for the backbone that loads it: same position-embedding grid, and for stage exports the
-variant their `meta` records.
+Accepted: the official releases (DINOv2's `dinov2_vit*14*_pretrain.pth`, DINOv3's
+`dinov3_vit*16*_pretrain_*.pth`, OpenAI CLIP's TorchScript `ViT-L-14.pt`), open_clip's
+checkpoints (OpenAI-style keys, or a timm `visual.trunk` as in its SigLIP models), timm's
+layout (`.pth`, `.bin`, `.safetensors`), our stage exports, and whole MMSeg segmentor
+checkpoints (`backbone.` prefix). Foreign layouts are converted by timm's own
+`checkpoint_filter_fn` of the model's class, so users never convert files by hand. A
+checkpoint must have been made for the backbone that loads it: same position-embedding grid,
+and for stage exports the variant their `meta` records.
 """
+import contextlib
 import inspect
+import io
 import math
 from typing import Dict, List, Optional, Union
 
 import torch
 from mmengine.logging import MMLogger
-from timm.models.vision_transformer import VisionTransformer, checkpoint_filter_fn
+from timm.models import eva, vision_transformer
+from timm.models.vision_transformer import VisionTransformer
 
 from ...engine.checkpoint_file import read_checkpoint
 from ..attention import ADDED_PARAMETER_PREFIXES, AdaLAAttention
 from .local_concentration_block import BLOCK_ADDED_PARAMETER_PREFIXES
 
-# Keys a checkpoint may carry that a backbone never uses (a classifier head).
-IGNORED_PREFIXES = ('head.',)
+# Keys a checkpoint may carry that a backbone never uses: a classifier head, SigLIP's attention
+# pooling, the norm after pooling.
+IGNORED_PREFIXES = ('head.', 'attn_pool.', 'fc_norm.')
+# Where the layouts keep the position embeddings: timm/DINOv2, OpenAI CLIP, open_clip's timm trunk.
+POS_EMBED_KEYS = ('pos_embed', 'visual.positional_embedding', 'visual.trunk.pos_embed')
 # Wrappers of the weights: mmengine/our exports ('state_dict'), DeiT-style ('model').
 CONTAINER_KEYS = ('state_dict', 'model')
 # Outer-module prefixes, outermost first: DDP, MMSeg segmentor, our backbone wrapper.
@@ -29,8 +37,8 @@ MODULE_PREFIXES = ('module.', 'backbone.', 'vit.')
 # that names its feature map describes the whole attention: options it lacks are the defaults.
 ATTENTION_OPTIONS = ('feature_map', 'feature_map_cfg', 'value_conv', 'local_concentration', 'eps', 'window_size')
 # What the backbone takes and where it is set, for the messages about a missing file or one that is none of it.
-VIT_CHECKPOINT = ('an official DINOv2 .pth, a timm state dict or a stage export (backbone_*.pth), e.g. '
-                  '--cfg-options model.backbone.init_cfg.checkpoint=PATH')
+VIT_CHECKPOINT = ('an official release (DINOv2/DINOv3 .pth, OpenAI CLIP .pt), an open_clip or timm state dict '
+                  'or a stage export (backbone_*.pth), e.g. --cfg-options model.backbone.init_cfg.checkpoint=PATH')
 
 
 def _load(checkpoint: Union[str, dict]) -> dict:
@@ -73,9 +81,10 @@ def grid_mismatch(state: Dict[str, torch.Tensor], vit: VisionTransformer) -> Lis
     A backbone built for another grid would resample the embeddings at load and the input
     grid resamples them again at run time, which a frozen backbone cannot repair.
     """
-    if 'pos_embed' not in state:  # reported as a missing key
+    pos_embed = next((state[key] for key in POS_EMBED_KEYS if key in state), None)
+    if pos_embed is None or getattr(vit, 'pos_embed', None) is None:  # reported as a missing key / rotary
         return []
-    length = state['pos_embed'].shape[1]  # M * M, or 1 + M * M with the cls token's entry
+    length = pos_embed.shape[-2]  # M * M, or 1 + M * M with the cls token's entry
     side = math.isqrt(length) if math.isqrt(length) ** 2 == length else math.isqrt(length - 1)
     if (side, side) == tuple(vit.patch_embed.grid_size):
         return []
@@ -84,6 +93,18 @@ def grid_mismatch(state: Dict[str, torch.Tensor], vit: VisionTransformer) -> Lis
     return [f'position-embedding grid: checkpoint {side}x{side} (img_size={side * patch}), backbone {grid} '
             f'(img_size={vit.patch_embed.img_size[0]}); set the backbone\'s img_size={side * patch}: inputs of '
             'any size interpolate the grid at run time']
+
+
+def dropped_qkv_bias(state: Dict[str, torch.Tensor], vit: torch.nn.Module) -> List[str]:
+    """Non-zero q/v biases of an official DINOv3 file that a bias-free model would drop.
+
+    timm builds the released S/B/L/H+ models without q/v biases (theirs are all zero) and its
+    converter drops the file's biases without a word; a file whose biases are not zero needs
+    timm's `_qkvb` model, e.g. arch='vit_large_patch16_dinov3_qkvb'.
+    """
+    if 'storage_tokens' not in state or getattr(vit.blocks[0].attn, 'q_bias', None) is not None:
+        return []
+    return [key for key, value in state.items() if key.endswith('attn.qkv.bias') and value.any()]
 
 
 def variant_mismatch(meta: dict, variant: dict) -> List[str]:
@@ -138,7 +159,14 @@ def load_vit_checkpoint(vit: VisionTransformer,
             raise ValueError(message + '\nTo load it anyway, set the backbone\'s '
                              'init_cfg=dict(type=\'Pretrained\', checkpoint=..., strict=False).')
         logger.warning(message)
-    state = checkpoint_filter_fn(state, vit)
+    nonzero_bias = dropped_qkv_bias(state, vit)
+    if nonzero_bias:
+        raise ValueError(f'checkpoint {name} has non-zero q/v biases ({nonzero_bias[0]}, ...) that this backbone '
+                         'has no parameters for: build it from timm\'s _qkvb model, e.g. '
+                         'arch=\'vit_large_patch16_dinov3_qkvb\'')
+    filter_fn = eva.checkpoint_filter_fn if isinstance(vit, eva.Eva) else vision_transformer.checkpoint_filter_fn
+    with contextlib.redirect_stdout(io.StringIO()):  # timm's DINOv3 converter prints each bias it drops
+        state = filter_fn(state, vit)
     state = {k: v for k, v in state.items() if not k.startswith(IGNORED_PREFIXES)}
     try:
         missing, unexpected = vit.load_state_dict(state, strict=False)

@@ -10,6 +10,7 @@ from mmseg.structures import SegDataSample
 from mmseg.utils import OptSampleList, SampleList
 from torch import Tensor
 
+from ..backbones import with_backbone_normalisation
 from .label_maps import ResizeChain, banded_argmax
 from .tiled_upernet import supports_tiling, tiled_upernet_logits
 
@@ -23,7 +24,8 @@ class AdaLAEncoderDecoder(EncoderDecoder):
     the untiled result (`tiled_upernet.py`), and the logits are mapped to the image and
     argmaxed band by band (`label_maps.py`). A head without a neck, such as the linear BNHead,
     is pointwise on the patch grid: its logits are small and only the mapping to the image is
-    banded. Weights and training are EncoderDecoder's.
+    banded. Weights and training are EncoderDecoder's. An AdaLAViT backbone brings its input
+    normalisation: the data preprocessor's mean/std default to its arch's.
 
     `test_cfg` keys besides MMSeg's `mode`, `crop_size`, `stride`:
         head_tile (int, optional): tile side, in input pixels, of the neck and head (whole and
@@ -32,6 +34,10 @@ class AdaLAEncoderDecoder(EncoderDecoder):
             MMSeg does (classes x H x W floats: 10 GB at 4096 px and 150 classes), e.g. for
             test-time augmentation, which averages them. Default False: `pred_sem_seg` only.
     """
+
+    def __init__(self, backbone: dict, data_preprocessor: Optional[dict] = None, **kwargs) -> None:
+        super().__init__(backbone=backbone, data_preprocessor=with_backbone_normalisation(data_preprocessor, backbone),
+                         **kwargs)
 
     def decode_logits(self, inputs: Tensor) -> Tensor:
         """The decode head's logits, at its own resolution, for a batch of images."""

@@ -8,6 +8,7 @@ from mmseg.structures import SegDataSample
 from tiny import TINY_CONFIGS
 
 import mmseg_adala  # noqa: F401  (registers AdaLAEncoderDecoder)
+from mmseg_adala.models.backbones import resolve_arch
 from mmseg_adala.models.segmentors import label_maps
 
 
@@ -19,6 +20,7 @@ def make_pair(head: str = 'upernet'):
     cfg.auxiliary_head = None
     cfg.data_preprocessor.size = None
     cfg.data_preprocessor.size_divisor = 1
+    cfg.data_preprocessor.update(resolve_arch(cfg.backbone.arch).normalisation)  # MMSeg's model fills in none
     if head == 'linear':
         cfg.neck = None
         cfg.decode_head = dict(type='BNHead', in_channels=[48], in_index=[0], channels=48, num_classes=5,
