@@ -1,17 +1,19 @@
 """Self-attention with timm's parameter layout whose kernel is softmax or linear.
 
 The parameter names (`qkv`, `q_norm`, `k_norm`, `norm`, `proj`) are those of
-`timm.layers.Attention`, so a softmax checkpoint loads as-is and a linear layer can be
-initialised from a softmax one by copying its state dict (stage 1 does exactly that).
+`timm.layers.Attention`, and with `qv_bias` (`q_bias`, `v_bias`) those of timm's
+`EvaAttention` (DINOv3, EVA, BEiT), so a softmax checkpoint loads as-is and a linear layer
+can be initialised from a softmax one by copying its state dict (stage 1 does exactly that).
 """
-from typing import Optional, Tuple, Type
+from functools import partial
+from typing import Callable, Optional, Tuple, Type
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ..ops import (SEPARATE_KEY_MAPS, build_feature_map, linear_attention, softmax_attention, window_attention,
-                   window_linear_attention)
+from ..ops import (SEPARATE_KEY_MAPS, apply_rope, build_feature_map, linear_attention, rotary_linear_attention,
+                   softmax_attention, window_attention, window_linear_attention)
 
 # 'none' removes the attention kernel: each token attends to itself only (out = proj(v)). It
 # is the speed ceiling of any linear attention (the benchmark's `no_attention`), and the
@@ -100,12 +102,17 @@ class ValueConvolution(nn.Module):
 class AdaLAAttention(nn.Module):
     """Multi-head self-attention, softmax, non-causal linear or local-window, with timm's parameters.
 
-    A drop-in `attn_layer` for `timm.models.vision_transformer.VisionTransformer`.
+    A drop-in `attn_layer` for `timm.models.vision_transformer.VisionTransformer`, and a
+    replacement of the `attn` of timm's `Eva` blocks (DINOv3), whose rotary embedding it
+    applies as `EvaAttention` does (see `forward`).
 
     Args:
         dim: Token embedding dimension.
         num_heads: Number of attention heads.
-        qkv_bias: Bias in the fused QKV projection.
+        qkv_bias: Bias in the fused QKV projection (`qkv.bias`, timm's `Attention`).
+        qv_bias: Eva's bias layout instead: learned `q_bias` and `v_bias` and a zero key bias
+            (a buffer that checkpoints do not hold), under Eva's names so that its state
+            dicts load unchanged.
         qk_norm: Normalise queries and keys per head with `norm_layer`.
         scale_norm: Normalise the attention output before the projection.
         proj_bias: Bias in the output projection.
@@ -130,6 +137,8 @@ class AdaLAAttention(nn.Module):
         init_window_factor: 'window_linear' weighs its softmax part by sigmoid of a learned
             per-head parameter, initialised to this (LoLCATs' default 0: a weight of 0.5).
         eps: Linear attention's denominator epsilon (on the mean-normalised sums).
+        rotate_half: Layout of the rotary embedding passed to `forward`: timm's half rotation
+            (DINOv3) instead of adjacent pairs (Eva's `rotate_half`).
     """
 
     def __init__(
@@ -137,6 +146,7 @@ class AdaLAAttention(nn.Module):
             dim: int,
             num_heads: int = 8,
             qkv_bias: bool = False,
+            qv_bias: bool = False,
             qk_norm: bool = False,
             scale_norm: bool = False,
             proj_bias: bool = True,
@@ -152,6 +162,7 @@ class AdaLAAttention(nn.Module):
             window_size: int = 14,
             init_window_factor: float = 0.,
             eps: float = 1e-6,
+            rotate_half: bool = False,
             device=None,
             dtype=None,
     ) -> None:
@@ -160,6 +171,8 @@ class AdaLAAttention(nn.Module):
             raise ValueError(f'attn_type must be one of {ATTN_TYPES}, got {attn_type!r}')
         if dim % num_heads:
             raise ValueError(f'dim {dim} is not divisible by num_heads {num_heads}')
+        if qkv_bias and qv_bias:
+            raise ValueError('qkv_bias and qv_bias are two layouts of the same bias: choose one')
         dd = dict(device=device, dtype=dtype)
         self.attn_type = attn_type
         self.num_heads = num_heads
@@ -168,8 +181,15 @@ class AdaLAAttention(nn.Module):
         self.eps = eps
         self.num_prefix_tokens = num_prefix_tokens
         self.window_size = window_size
+        self.rotate_half = rotate_half
 
         self.qkv = nn.Linear(dim, dim * 3, bias=qkv_bias, **dd)
+        if qv_bias:
+            self.q_bias = nn.Parameter(torch.zeros(dim, **dd))
+            self.register_buffer('k_bias', torch.zeros(dim, **dd), persistent=False)
+            self.v_bias = nn.Parameter(torch.zeros(dim, **dd))
+        else:
+            self.q_bias = self.k_bias = self.v_bias = None
         self.q_norm = norm_layer(self.head_dim, **dd) if qk_norm else nn.Identity()
         self.k_norm = norm_layer(self.head_dim, **dd) if qk_norm else nn.Identity()
         self.attn_drop = attn_drop
@@ -190,16 +210,37 @@ class AdaLAAttention(nn.Module):
         # The patch grid of the current input; set by the backbone before each forward.
         self.grid_size: Optional[Tuple[int, int]] = None
 
-    def forward(self, x: torch.Tensor, attn_mask: Optional[torch.Tensor] = None,
-                is_causal: bool = False) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, rope: Optional[torch.Tensor] = None,
+                attn_mask: Optional[torch.Tensor] = None, is_causal: bool = False) -> torch.Tensor:
+        """Attend over all tokens of x, (B, N, C).
+
+        `rope` is the rotary embedding of the patch tokens that timm's `Eva` passes to its
+        blocks, (..., N - num_prefix_tokens, 2 * head_dim), sin then cos. 'softmax' and
+        'window' rotate the patch tokens' q and k with it, as `EvaAttention` does; 'linear'
+        rotates the feature maps of the numerator only (`rotary_linear_attention`, RoFormer's
+        form); 'none' has no scores to rotate and ignores it.
+        """
         if attn_mask is not None or is_causal:
             raise NotImplementedError('AdaLAAttention is non-causal self-attention over all tokens: no masks')
+        if rope is not None and self.attn_type == 'window_linear':
+            raise NotImplementedError(
+                "attn_type='window_linear' does not take rotary embeddings: its linear part (the keys "
+                'outside each window) would need rotated statistics for the numerator and unrotated ones '
+                "for the normaliser, which window_linear_attention does not keep; use 'linear' or 'window'")
         B, N, C = x.shape
-        q, k, v = self.qkv(x).reshape(B, N, 3, self.num_heads, self.head_dim).permute(2, 0, 3, 1, 4).unbind(0)
+        qkv = self.qkv(x) if self.q_bias is None else F.linear(
+            x, self.qkv.weight, torch.cat((self.q_bias, self.k_bias, self.v_bias)))
+        q, k, v = qkv.reshape(B, N, 3, self.num_heads, self.head_dim).permute(2, 0, 3, 1, 4).unbind(0)
         q, k = self.q_norm(q), self.k_norm(k)
+        if rope is not None and self.attn_type in ('softmax', 'window'):
+            q, k = (apply_rope(t, rope, self.rotate_half, self.num_prefix_tokens) for t in (q, k))
         if self.attn_type == 'softmax':
             x = softmax_attention(q, k, v, scale=self.scale,
                                   dropout_p=self.attn_drop if self.training else 0.)
+        elif self.attn_type == 'linear' and rope is not None:
+            x = rotary_linear_attention(q, k, v, rope, feature_map=self.feature_map, eps=self.eps,
+                                        key_map=self.key_map, rotate_half=self.rotate_half,
+                                        num_prefix_tokens=self.num_prefix_tokens)
         elif self.attn_type == 'linear':
             x = linear_attention(q, k, v, feature_map=self.feature_map, eps=self.eps, key_map=self.key_map)
         elif self.attn_type == 'window':
@@ -231,19 +272,32 @@ class AdaLAAttention(nn.Module):
 
     @classmethod
     def from_timm(cls, attn: nn.Module, **kwargs) -> 'AdaLAAttention':
-        """A copy of a timm `Attention` (or of another AdaLAAttention) with its weights.
+        """A copy of a timm `Attention` or `EvaAttention` (or of another AdaLAAttention) with its weights.
 
         Keyword arguments choose the new kernel, e.g. `attn_type='linear', feature_map='elu'`.
         Parameters that exist only in the new module (learned feature map, local concentration)
-        keep their initialisation.
+        keep their initialisation. Eva's `q_bias` / `v_bias` carry over as `qv_bias`, and its
+        `rotate_half` and `num_prefix_tokens` are the copy's unless given. Eva's unfused q/k/v
+        projections and gated output have no counterpart here: they raise ValueError.
         """
+        if getattr(attn, 'qkv', None) is None:
+            raise ValueError(f'{type(attn).__name__} has separate q_proj/k_proj/v_proj (qkv_fused=False): '
+                             'AdaLAAttention copies a fused qkv projection only')
+        if getattr(attn, 'gate', None) is not None:
+            raise ValueError(f'{type(attn).__name__} has a gated output (gated=True), which AdaLAAttention lacks')
         dim = attn.qkv.in_features
+        if attn.qkv.out_features != 3 * dim:
+            raise ValueError(f'{type(attn).__name__} has attention width {attn.qkv.out_features // 3} != dim {dim}: '
+                             'AdaLAAttention needs head_dim = dim // num_heads')
+        for name in ('rotate_half', 'num_prefix_tokens'):
+            if hasattr(attn, name):
+                kwargs.setdefault(name, getattr(attn, name))
         norm = attn.q_norm if not isinstance(attn.q_norm, nn.Identity) else None
         scale_norm = attn.norm if not isinstance(attn.norm, nn.Identity) else None
         new = cls(dim, num_heads=attn.num_heads, qkv_bias=attn.qkv.bias is not None,
+                  qv_bias=getattr(attn, 'q_bias', None) is not None,
                   qk_norm=norm is not None, scale_norm=scale_norm is not None,
-                  proj_bias=attn.proj.bias is not None,
-                  norm_layer=type(norm or scale_norm) if (norm or scale_norm) else None, **kwargs)
+                  proj_bias=attn.proj.bias is not None, norm_layer=_norm_layer(norm or scale_norm), **kwargs)
         new.to(device=attn.qkv.weight.device, dtype=attn.qkv.weight.dtype)
         new.load_attention_weights(attn)
         return new
@@ -258,3 +312,10 @@ class AdaLAAttention(nn.Module):
         missing = [key for key in missing if not key.startswith(ADDED_PARAMETER_PREFIXES)]
         if missing or unexpected:
             raise KeyError(f'cannot copy attention weights: missing {missing}, unexpected {unexpected}')
+
+
+def _norm_layer(norm: Optional[nn.Module]) -> Optional[Callable[..., nn.Module]]:
+    """The constructor of `norm` with its eps (timm builds LayerNorms with a non-default eps)."""
+    if norm is None:
+        return None
+    return partial(type(norm), eps=norm.eps) if hasattr(norm, 'eps') else type(norm)

@@ -31,9 +31,8 @@ DEFAULT_CHUNK_BYTES = 256 * 2 ** 20
 
 
 def linear_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
-                     feature_map: Optional[Callable[[torch.Tensor], torch.Tensor]] = None,
-                     eps: float = 1e-6,
-                     key_map: Optional[Callable[[torch.Tensor], torch.Tensor]] = None) -> torch.Tensor:
+                     feature_map: Optional[FeatureMap] = None, eps: float = 1e-6,
+                     key_map: Optional[FeatureMap] = None) -> torch.Tensor:
     """Linear attention in O(N dk dv) time and O(N d) memory (no N x N matrix).
 
     phi and the statistics mean_j phi(k_j) v_j^T and mean_j phi(k_j) are computed in float32
@@ -61,19 +60,35 @@ def linear_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
     Returns:
         (B, H, N, dv) tensor in v's dtype (in inference laid out in memory as (B, N, H, dv)).
     """
-    phi_q = feature_map if feature_map is not None else _identity
-    phi_k = key_map if key_map is not None else phi_q
-    trainable = [t for t in (q, k, v) if t.requires_grad]
-    for phi in {phi_q, phi_k}:
-        if isinstance(phi, torch.nn.Module):
-            trainable += [p for p in phi.parameters() if p.requires_grad]
-    if torch.is_grad_enabled() and trainable:
+    phi_q, phi_k = _query_and_key_maps(feature_map, key_map)
+    if _needs_autograd((q, k, v), (phi_q, phi_k)):
         return _linear_attention_autograd(q, k, v, phi_q, phi_k, eps)
     return _linear_attention_chunked(q, k, v, phi_q, phi_k, eps)
 
 
 def _identity(x: torch.Tensor) -> torch.Tensor:
     return x
+
+
+def _query_and_key_maps(feature_map: Optional[FeatureMap], key_map: Optional[FeatureMap]):
+    """(phi of the queries, phi of the keys): identity without a map, the query map for keys without one."""
+    phi_q = feature_map if feature_map is not None else _identity
+    return phi_q, key_map if key_map is not None else phi_q
+
+
+def _needs_autograd(tensors, maps) -> bool:
+    """Whether the whole-sequence path must run: grad mode on and some input or map parameter trainable."""
+    trainable = [t for t in tensors if t.requires_grad]
+    for phi in set(maps):
+        if isinstance(phi, torch.nn.Module):
+            trainable += [p for p in phi.parameters() if p.requires_grad]
+    return torch.is_grad_enabled() and bool(trainable)
+
+
+def _chunk_tokens(q: torch.Tensor) -> int:
+    """Tokens per chunk of the inference path (see CHUNK_BYTES)."""
+    row_bytes = q.shape[0] * q.shape[1] * q.shape[-1] * 4
+    return max(1, CHUNK_BYTES.get(q.device.type, DEFAULT_CHUNK_BYTES) // row_bytes)
 
 
 def _linear_attention_autograd(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, phi_q: FeatureMap,
@@ -95,8 +110,7 @@ def _linear_attention_chunked(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
     acc = _accumulation_dtype(v.dtype)
     B, H, N, dv = q.shape[0], q.shape[1], q.shape[2], v.shape[-1]
     M = k.shape[-2]
-    row_bytes = B * H * q.shape[-1] * 4
-    chunk = max(1, CHUNK_BYTES.get(q.device.type, DEFAULT_CHUNK_BYTES) // row_bytes)
+    chunk = _chunk_tokens(q)
     kvz = None  # (B, H, dk_phi, dv + 1): sum_j phi(k_j) [v_j, 1]; dk_phi is phi's output width
     for start in range(0, M, chunk):
         with torch.autocast(q.device.type, enabled=False):
