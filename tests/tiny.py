@@ -6,7 +6,7 @@ import numpy as np
 import timm
 import torch
 
-from mmseg_adala.models.backbones import timm_to_official_dinov2
+from mmseg_adala.models.backbones import resolve_arch, timm_to_official_dinov2
 
 # A DINOv2 ViT cut down to 2 blocks of width 48 (timm arguments: AdaLAViT's vit_cfg).
 # Width 48 because giant's SwiGLU hidden size, int(width * 16 / 3), must be even.
@@ -14,17 +14,22 @@ TINY_VIT = dict(embed_dim=48, depth=2, num_heads=2)
 TINY_CONFIGS = osp.join(osp.dirname(__file__), '..', 'configs', 'tiny')
 
 
-def make_teacher_checkpoint(path: str) -> str:
-    """A random softmax ViT saved in the official DINOv2 layout (with `mask_token`)."""
-    vit = timm.create_model('vit_small_patch14_dinov2', pretrained=False, num_classes=0, img_size=112,
-                            **TINY_VIT)
+def tiny_teacher_state(arch: str = 'dinov2_vits14') -> dict:
+    """timm's state dict of a random 2-block softmax ViT of `arch`'s family, on a 112-px grid."""
+    vit = timm.create_model(resolve_arch(arch).model_name, pretrained=False, num_classes=0, global_pool='',
+                            img_size=112, **TINY_VIT)
     state = vit.state_dict()
     for key in state:
-        if key.endswith('.gamma'):  # DINOv2's LayerScale init (1e-5) would make every block an identity
+        if key.endswith(('.gamma', '.gamma_1', '.gamma_2')):  # LayerScale's 1e-5 init: every block an identity
             state[key] = torch.full_like(state[key], 0.5)
         elif key.endswith('attn.qkv.weight'):  # unit-scale logits: attention that is far from uniform
             state[key] = torch.randn_like(state[key]) / TINY_VIT['embed_dim'] ** 0.5
-    torch.save(timm_to_official_dinov2(state), path)
+    return state
+
+
+def make_teacher_checkpoint(path: str) -> str:
+    """A random softmax ViT saved in the official DINOv2 layout (with `mask_token`)."""
+    torch.save(timm_to_official_dinov2(tiny_teacher_state()), path)
     return path
 
 

@@ -14,12 +14,14 @@ from ..models import AdaLAViT
 
 
 def record_attention_io(backbone: AdaLAViT, images: torch.Tensor
-                        ) -> Tuple[List[Tuple[torch.Tensor, torch.Tensor]], torch.Tensor]:
-    """(normed block input, attention output) of every block of `backbone`, and its final
-    tokens (after the final norm), from one forward without gradients."""
+                        ) -> Tuple[List[Tuple[torch.Tensor, dict, torch.Tensor]], torch.Tensor]:
+    """(normed block input, other attention arguments, attention output) of every block of
+    `backbone`, and its final tokens (after the final norm), from one forward without
+    gradients. The other arguments carry DINOv3's rotary embeddings (`rope`)."""
     records = []
-    hooks = [block.attn.register_forward_hook(lambda _, args, out: records.append((args[0], out)))
-             for block in backbone.vit.blocks]
+    hooks = [block.attn.register_forward_hook(
+        lambda _, args, kwargs, out: records.append((args[0], kwargs, out)), with_kwargs=True)
+        for block in backbone.vit.blocks]
     try:
         with torch.no_grad():
             tokens = backbone.forward_tokens(images)
@@ -36,11 +38,11 @@ def relative_error(output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return error / target.pow(2).flatten(1).sum(1).clamp_min(1e-12)
 
 
-def _on_teacher_inputs(attentions: Sequence[nn.Module], records: List[Tuple[torch.Tensor, torch.Tensor]],
+def _on_teacher_inputs(attentions: Sequence[nn.Module], records: List[Tuple[torch.Tensor, dict, torch.Tensor]],
                        grid: Tuple[int, int]) -> Iterator[Tuple[torch.Tensor, torch.Tensor]]:
-    for attn, (block_input, target) in zip(attentions, records):
+    for attn, (block_input, kwargs, target) in zip(attentions, records):
         attn.grid_size = grid
-        yield attn(block_input), target
+        yield attn(block_input, **kwargs), target
 
 
 def attention_outputs(teacher: AdaLAViT, attentions: Sequence[nn.Module],

@@ -1,4 +1,4 @@
-"""Parameter groups for training a DINOv2 ViT: BEiT/DINOv2's weight-decay rule, layer-wise lr decay."""
+"""Parameter groups for training a pretrained ViT: BEiT/DINOv2's weight-decay rule, layer-wise lr decay."""
 import re
 from collections import Counter
 from typing import List, Optional
@@ -15,7 +15,8 @@ VIT_NO_DECAY = dict(flat_decay_mult=0.0, custom_keys={
     key: dict(decay_mult=0.0) for key in ('cls_token', 'reg_token', 'pos_embed', 'mask_token')})
 
 _BLOCK = re.compile(r'(?:^|\.)vit\.blocks\.(\d+)\.')
-_EMBEDDING = re.compile(r'(?:^|\.)vit\.(?:cls_token|reg_token|pos_embed|mask_token|patch_embed)')
+# Below the first block: embeddings, tokens and CLIP's norm before the blocks (ln_pre).
+_EMBEDDING = re.compile(r'(?:^|\.)vit\.(?:cls_token|reg_token|pos_embed|mask_token|patch_embed|norm_pre)')
 
 
 def layer_id(name: str, num_blocks: int) -> int:

@@ -120,3 +120,5 @@ def test_layer_ids():
     assert layer_id('backbone.vit.blocks.23.attn.proj.bias', 24) == 24
     assert layer_id('student.vit.blocks.3.ls1.gamma', 24) == 4
     assert layer_id('neck.convs.0.conv.weight', 24) == 25
+    assert layer_id('backbone.vit.norm_pre.weight', 24) == 0  # CLIP's ln_pre, below the first block
+    assert layer_id('backbone.vit.blocks.0.gamma_1', 24) == 1  # DINOv3's (Eva's) LayerScale
