@@ -146,7 +146,7 @@ def test_timm_state_dict(arch, with_pooling_head, suffix, tmp_path):
 
 @pytest.mark.parametrize('layout', ['torchscript', 'state_dict', 'ddp_training_checkpoint'])
 def test_openai_clip(layout, tmp_path):
-    """OpenAI's TorchScript release (fp16), open_clip's OpenAI-style state dict, and open_clip's DDP training checkpoint."""
+    """OpenAI's TorchScript release (fp16), open_clip's OpenAI-style state dict and its DDP training checkpoint."""
     model = _timm_model('clip_vitl14', 56)
     state = _openai_clip(model)
     if layout == 'torchscript':
