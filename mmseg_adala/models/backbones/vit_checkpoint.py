@@ -100,11 +100,13 @@ def dropped_qkv_bias(state: Dict[str, torch.Tensor], vit: torch.nn.Module) -> Li
 
     timm builds the released S/B/L/H+ models without q/v biases (theirs are all zero) and its
     converter drops the file's biases without a word; a file whose biases are not zero needs
-    timm's `_qkvb` model, e.g. arch='vit_large_patch16_dinov3_qkvb'.
+    timm's `_qkvb` model, e.g. arch='vit_large_patch16_dinov3_qkvb'. The key bias does not
+    count: DINOv3's `bias_mask` zeroes it (softmax is invariant to it) and timm drops it in both.
     """
     if 'storage_tokens' not in state or getattr(vit.blocks[0].attn, 'q_bias', None) is not None:
         return []
-    return [key for key, value in state.items() if key.endswith('attn.qkv.bias') and value.any()]
+    return [key for key, value in state.items()
+            if key.endswith('attn.qkv.bias') and any(part.any() for part in value.chunk(3)[::2])]
 
 
 def variant_mismatch(meta: dict, variant: dict) -> List[str]:
