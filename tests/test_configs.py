@@ -31,7 +31,8 @@ def effective_batch(cfg):
     return GPUS * cfg.train_dataloader.batch_size * cfg.optim_wrapper.get('accumulative_counts', 1)
 
 
-@pytest.mark.parametrize('path', sorted(glob.glob(osp.join(CONFIGS, '*.py'))), ids=osp.basename)
+@pytest.mark.parametrize('path', sorted(glob.glob(osp.join(CONFIGS, '*.py')) + glob.glob(osp.join(CONFIGS, '*_l', '*.py'))),
+                         ids=osp.basename)
 def test_every_config_loads_and_logs_its_effective_batch(path):
     cfg = Config.fromfile(path)
     assert 'EffectiveBatchHook' in [hook['type'] for hook in cfg.custom_hooks]
@@ -157,3 +158,48 @@ def test_linear_ms_tests_five_scales_and_their_flips(tmp_path):
     short_sides = sorted({min(shape) for shape in shapes})
     assert short_sides == [int(640 * r) for r in (1.0, 1.32, 1.73, 2.28, 3.0)]
     assert len(shapes) == 10 and sorted(s.flip for s in out['data_samples']) == [False] * 5 + [True] * 5
+
+
+def _flat(entries, prefix=''):
+    """A config as {dotted key: value}, lists of dicts included (pipelines)."""
+    if isinstance(entries, dict):
+        return {k: v for key, value in entries.items() for k, v in _flat(value, f'{prefix}{key}.').items()}
+    if isinstance(entries, (list, tuple)) and any(isinstance(e, dict) for e in entries):
+        return {k: v for i, value in enumerate(entries) for k, v in _flat(value, f'{prefix}{i}.').items()}
+    return {prefix[:-1]: entries}
+
+
+def _differences(name, base):
+    ours, theirs = _flat(load(name).to_dict()), _flat(load(base).to_dict())
+    return {key for key in set(ours) | set(theirs) if ours.get(key, '<absent>') != theirs.get(key, '<absent>')}
+
+
+# Each family's configs are the DINOv2-L ones with another model: arch and weights, and for
+# patch 16 the alignment crops of 512 px (32 patches) instead of 518 (37 patches of 14 px).
+FAMILIES = {'clip': ('clip_vitl14', 14), 'siglip': ('siglip_vitl16', 16), 'dinov3': ('dinov3_vitl16', 16)}
+
+
+@pytest.mark.parametrize('family', FAMILIES)
+def test_family_configs_change_only_the_model(family):
+    arch, patch = FAMILIES[family]
+    weights = {f'{family}_checkpoint', 'stage1_export', 'stage2_export'}
+    crops = set() if patch == 14 else {
+        'patch16_crop_size', 'patch16_train_pipeline.1.size', 'patch16_val_pipeline.1.scale',
+        'train_dataloader.dataset.pipeline.1.size', 'val_dataloader.dataset.pipeline.1.scale'}
+    for stage, dinov2, model in (('adala_stage1_{}_l_coco.py', 'adala_stage1_dinov2_l_coco.py', 'teacher'),
+                                 ('adala_stage2_{}_l_in22k.py', 'adala_stage2_dinov2_l_in22k.py', 'teacher'),
+                                 ('adala_{}_l_ade20k.py', 'adala_dinov2_l_ade20k.py', 'backbone')):
+        name = f'{family}_l/' + stage.format(family)
+        changed = _differences(name, dinov2) - weights - crops
+        changed -= {key for key in changed if key.startswith(('patch16_train_pipeline', 'patch16_val_pipeline'))}
+        allowed = {f'model.{model}.arch', f'model.{model}.init_cfg.checkpoint', 'model.student.init_cfg.checkpoint'}
+        assert changed <= allowed, (name, changed - allowed)
+        cfg = load(name)
+        assert cfg.model[model].arch == arch
+        if patch == 16:  # (patch 14: 512-px crops are resized to 518, as for DINOv2)
+            crops_px = [step['size'] for step in cfg.train_dataloader.dataset.get('pipeline', [])
+                        if step['type'] == 'RandomResizedCrop'] or [cfg.crop_size[0]]
+            assert all(size % patch == 0 for size in crops_px), (name, crops_px)
+    for stage in (1, 2):
+        tiny = Config.fromfile(osp.join(TINY_CONFIGS, f'{family}_stage{stage}_tiny.py'))
+        assert tiny.model.teacher.arch == arch

@@ -172,9 +172,9 @@ def load_vit_checkpoint(vit: VisionTransformer,
     state = {k: v for k, v in state.items() if not k.startswith(IGNORED_PREFIXES)}
     try:
         missing, unexpected = vit.load_state_dict(state, strict=False)
-    except RuntimeError as error:  # shape mismatch: another model size
-        raise RuntimeError(f'checkpoint {name} does not fit this backbone (is `arch` the checkpoint\'s '
-                           f'model size?):\n{error}') from error
+    except RuntimeError as error:  # shape mismatch: another model family or size
+        raise RuntimeError(f'checkpoint {name} does not fit this backbone (is `arch` the checkpoint\'s model '
+                           f'family and size?):\n{error}') from error
     added = [k for k in missing if any(f'.attn.{prefix}' in k for prefix in ADDED_PARAMETER_PREFIXES)
              or k.split('.', 2)[-1].startswith(BLOCK_ADDED_PARAMETER_PREFIXES)]
     missing = [k for k in missing if k not in added]
