@@ -64,6 +64,10 @@ def _problem(filename: str, error: Exception) -> str:
         head = f.read(256)
     if not head:
         return 'is empty (0 bytes): it was never written, or its writing was cut short'
+    if filename.endswith('.npz'):
+        return ('is a NumPy archive (a JAX/big_vision release, as Google\'s SigLIP and AugReg files are), which is '
+                'not read here: use timm\'s or open_clip\'s copy of the same weights (e.g. model.safetensors from '
+                'hf-hub timm/vit_large_patch16_siglip_256.webli)')
     if filename.endswith('.safetensors'):
         return f'does not load as safetensors: it is damaged ({type(error).__name__}: {error}); copy it again'
     if not head.startswith(TORCH_FILE_PREFIXES):

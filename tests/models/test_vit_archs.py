@@ -16,9 +16,9 @@ from mmseg_adala.ops import build_feature_map, linear_attention_naive, rotary_li
 
 TINY = dict(embed_dim=48, depth=2, num_heads=2)
 # (arch, img_size of the tiny weights' grid): CLIP (OpenAI QuickGELU, LAION GELU), SigLIP (no class
-# token), ImageNet-21K, DINOv3 (Eva, RoPE, 4 registers; H+ with SwiGLU), DINOv2 and a timm name.
+# token), ImageNet-21K and -1K, DINOv3 (Eva, RoPE, 4 registers; H+ with SwiGLU), DINOv2 and a timm name.
 FAMILIES = [('clip_vitl14', 56), ('clip_vitl14_laion', 56), ('siglip_vitl16', 64), ('in21k_vitl16', 64),
-            ('dinov3_vitl16', 64), ('dinov3_vith16plus', 64), ('dinov2_vitl14_reg', 56),
+            ('in1k_vitl16', 64), ('dinov3_vitl16', 64), ('dinov3_vith16plus', 64), ('dinov2_vitl14_reg', 56),
             ('vit_base_patch16_clip_224.openai', 64)]
 
 

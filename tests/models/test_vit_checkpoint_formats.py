@@ -7,6 +7,7 @@ a tensor shows in the outputs, not only in the key names.
 """
 import re
 
+import numpy as np
 import pytest
 import safetensors.torch
 import timm
@@ -200,3 +201,7 @@ def test_wrong_files_raise_clear_errors(tmp_path):
     damaged.write_bytes(damaged.read_bytes()[:1000])
     with pytest.raises(CheckpointFileError, match=re.escape(str(damaged))):
         _backbone('siglip_vitl16', str(damaged), 64)
+    big_vision = tmp_path / 'ViT-L-16-SigLIP-256.npz'  # JAX releases: pointed to timm's copy
+    np.savez(big_vision, **{'params/img/embedding/kernel': np.zeros((16, 16, 3, 48), np.float32)})
+    with pytest.raises(CheckpointFileError, match='NumPy archive.*timm'):
+        _backbone('siglip_vitl16', str(big_vision), 64)

@@ -75,6 +75,9 @@ ARCHS: Dict[str, ViTArch] = {
     'siglip_vitl16': ViTArch('vit_large_patch16_siglip_256.webli', "open_clip's or timm's weights"),
     'siglip_vitl16_384': ViTArch('vit_large_patch16_siglip_384.webli', "open_clip's or timm's weights"),
     'in21k_vitl16': ViTArch('vit_large_patch16_224.augreg_in21k', "timm's weights (AugReg ImageNet-21K)"),
+    # The supervised ImageNet ViT-L of the paper's generality table: AugReg's, fine-tuned on ImageNet-1K.
+    'in1k_vitl16': ViTArch('vit_large_patch16_224.augreg_in21k_ft_in1k',
+                           "timm's weights (AugReg ImageNet-21K, fine-tuned on ImageNet-1K)"),
 }
 
 
