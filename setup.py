@@ -37,7 +37,8 @@ setup(
         'mmcv==2.1.0',  # mmseg 1.2.2 asserts mmcv<2.2.0
         'mmengine==0.10.7',
         'mmsegmentation==1.2.2',
-        'timm>=1.0.23,<2',  # attn_layer= on VisionTransformer
+        'timm>=1.0.23,<2',  # attn_layer= on VisionTransformer; DINOv3 (Eva with rotate_half RoPE)
+        'safetensors',  # timm's and Hugging Face's weight files (also a dependency of timm)
         'ftfy',  # imported by mmseg
         'regex',  # imported by mmseg
         'matplotlib',  # benchmark plots

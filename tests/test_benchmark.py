@@ -187,3 +187,18 @@ def test_cli_splits_the_segmentor_at_its_backbone(tmp_path):
         assert record['backbone_ms_per_image'] > 0 and record['head_ms_per_image'] > 0
         assert record['peak_mb'] == max(record['backbone_peak_mb'], record['head_peak_mb']) > 0
     assert '| size | variant | backbone ms/img | head ms/img |' in (out_dir / 'benchmark.md').read_text()
+
+
+def test_head_tiling_check_finds_the_tiles_exact(capsys):
+    """tools/check_head_tiling.py: the untiled head is the reference; tiles of 64 px at 238 px
+    cut the maps of every level, so a halo too narrow anywhere would show."""
+    sys.path.insert(0, osp.join(REPO, 'tools'))
+    try:
+        from check_head_tiling import main
+    finally:
+        sys.path.pop(0)
+    main(['--arch', 'dinov2_vits14', '--vit-cfg', json.dumps(TINY_VIT), '--size', '238', '--head-tile', '64'])
+    result = json.loads(capsys.readouterr().out)
+    assert result['logits_shape'] == [1, 150, 68, 68]
+    assert result['max_relative_difference'] < 1e-4
+    assert result['argmax_identical_fraction'] == 1.0

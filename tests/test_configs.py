@@ -31,8 +31,10 @@ def effective_batch(cfg):
     return GPUS * cfg.train_dataloader.batch_size * cfg.optim_wrapper.get('accumulative_counts', 1)
 
 
-@pytest.mark.parametrize('path', sorted(glob.glob(osp.join(CONFIGS, '*.py')) + glob.glob(osp.join(CONFIGS, '*_l', '*.py'))),
-                         ids=osp.basename)
+PAPER_CONFIGS = sorted(glob.glob(osp.join(CONFIGS, '*.py')) + glob.glob(osp.join(CONFIGS, '*_l', '*.py')))
+
+
+@pytest.mark.parametrize('path', PAPER_CONFIGS, ids=osp.basename)
 def test_every_config_loads_and_logs_its_effective_batch(path):
     cfg = Config.fromfile(path)
     assert 'EffectiveBatchHook' in [hook['type'] for hook in cfg.custom_hooks]

@@ -23,7 +23,8 @@ from mmseg_adala.benchmark import (DEFAULT_SEGMENTOR_CONFIG, DEFAULT_VARIANTS, D
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument('--arch', default='dinov2_vits14', help='backbone arch: a short name (dinov2_vitl14, dinov3_vitl16, clip_vitl14, ...) or a timm ViT name')
+    parser.add_argument('--arch', default='dinov2_vits14',
+                        help='backbone arch: a short name (dinov2_vitl14, dinov3_vitl16, ...) or a timm name')
     parser.add_argument('--vit-cfg', type=json.loads, default=None,
                         help='JSON overrides of the timm ViT, e.g. \'{"embed_dim":48,"depth":2,"num_heads":2}\'')
     parser.add_argument('--sizes', type=int, nargs='+', default=[512, 1024, 2048],

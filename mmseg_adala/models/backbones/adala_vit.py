@@ -1,4 +1,5 @@
-"""AdaLAViT: a timm ViT (DINOv2, DINOv3, CLIP, SigLIP, ...) with softmax or linear attention per layer, as an MMSeg backbone."""
+"""AdaLAViT: a timm ViT (DINOv2, DINOv3, CLIP, SigLIP, ...) with softmax or linear attention per
+layer, as an MMSeg backbone."""
 import inspect
 import math
 from typing import Dict, List, Optional, Sequence, Tuple, Union
@@ -119,8 +120,8 @@ class AdaLAViT(BaseModule):
         with_cp: Gradient checkpointing of the blocks (less memory, more compute).
         vit_cfg: Overrides of the timm model's arguments (e.g. a tiny `embed_dim`/`depth` for tests).
         init_cfg: `dict(type='Pretrained', checkpoint=PATH, strict=True)`: the official release,
-            timm's, open_clip's or stage-export weights (`vit_checkpoint`). A stage export's `meta` must describe this backbone
-            (`arch`, `attn_type`, `feature_map`, `attn_cfg`).
+            timm's, open_clip's or stage-export weights (`vit_checkpoint`). A stage export's
+            `meta` must describe this backbone (`arch`, `attn_type`, `feature_map`, `attn_cfg`).
     """
 
     def __init__(self,

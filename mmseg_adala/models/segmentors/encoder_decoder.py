@@ -1,6 +1,6 @@
 """`AdaLAEncoderDecoder`: MMSeg's EncoderDecoder with a global backbone and a memory-bounded head."""
 import math
-from typing import List, Optional
+from typing import List, Optional, Sequence
 
 import torch
 from mmengine.structures import PixelData
@@ -41,12 +41,15 @@ class AdaLAEncoderDecoder(EncoderDecoder):
 
     def decode_logits(self, inputs: Tensor) -> Tensor:
         """The decode head's logits, at its own resolution, for a batch of images."""
-        feats = self.backbone(inputs)  # extract_feat would apply the neck to the whole map
-        tile = self.test_cfg.get('head_tile')
-        if tile and self.with_neck and supports_tiling(self.neck, self.decode_head):
-            stride = inputs.shape[2] / (feats[0].shape[2] * self.neck.scales[0])
-            return tiled_upernet_logits(self.neck, self.decode_head, feats, max(1, math.floor(tile / stride)))
-        if tile and self.with_neck:
+        # extract_feat would apply the neck to the whole map
+        return self.head_logits(self.backbone(inputs), inputs.shape[2], self.test_cfg.get('head_tile'))
+
+    def head_logits(self, feats: Sequence[Tensor], image_height: int, head_tile: Optional[int] = None) -> Tensor:
+        """The neck and decode head on backbone features: in `head_tile`-px tiles, or whole (None)."""
+        if head_tile and self.with_neck and supports_tiling(self.neck, self.decode_head):
+            stride = image_height / (feats[0].shape[2] * self.neck.scales[0])
+            return tiled_upernet_logits(self.neck, self.decode_head, feats, max(1, math.floor(head_tile / stride)))
+        if head_tile and self.with_neck:
             raise ValueError(f'head_tile: no tiled version of {type(self.neck).__name__} + '
                              f'{type(self.decode_head).__name__}')
         return self.decode_head(self.neck(feats) if self.with_neck else feats)
