@@ -129,3 +129,15 @@ def test_configs_take_the_backbones_normalisation():
     imagenet = dict(preprocessor, mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375])
     assert with_backbone_normalisation(imagenet, clip) == imagenet  # what a config sets is kept (and warned of)
     assert with_backbone_normalisation(preprocessor, dict(type='ResNetV1c')) == preprocessor
+
+
+def test_block_local_concentration_is_refused_for_eva_blocks():
+    with pytest.raises(ValueError, match='EvaBlock.*local_concentration=True'):
+        AdaLAViT(arch='dinov3_vitl16', vit_cfg=TINY, block_local_concentration=True)
+    # The in-attention placement works with RoPE; zero-initialised, it leaves the model as it was.
+    plain = AdaLAViT(arch='dinov3_vitl16', vit_cfg=TINY).eval()
+    with_branch = AdaLAViT(arch='dinov3_vitl16', vit_cfg=TINY, attn_cfg=dict(local_concentration=True)).eval()
+    with_branch.vit.load_state_dict(plain.vit.state_dict(), strict=False)
+    x = torch.randn(1, 3, 64, 80)
+    with torch.no_grad():
+        torch.testing.assert_close(with_branch(x)[0], plain(x)[0], rtol=0, atol=0)

@@ -30,6 +30,9 @@ class LocalConcentrationBlock(Block):
 
     @classmethod
     def specialise(cls, block: Block, kernel_size: int = 7) -> 'LocalConcentrationBlock':
+        if not isinstance(block, Block):
+            raise ValueError(f'block_local_concentration takes timm\'s ViT blocks (`Block`), not {type(block).__name__} '
+                             '(DINOv3\'s Eva blocks): use attn_cfg=dict(local_concentration=True) instead')
         dim = block.norm1.normalized_shape[0]
         block.__class__ = cls
         block.lcm_norm = type(block.norm1)(dim, eps=block.norm1.eps)
