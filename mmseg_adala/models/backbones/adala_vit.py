@@ -142,10 +142,10 @@ class AdaLAViT(BaseModule):
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
         self.arch = arch
-        model = resolve_arch(arch)
-        self.vit = build_timm_vit(model, img_size=img_size or model.img_size, drop_path_rate=drop_path_rate,
+        vit_arch = resolve_arch(arch)
+        self.vit = build_timm_vit(vit_arch, img_size=img_size or vit_arch.img_size, drop_path_rate=drop_path_rate,
                                   **(vit_cfg or {}))
-        if model.dinov2_interpolation:
+        if vit_arch.dinov2_interpolation:
             DINOv2VisionTransformer.specialise(self.vit)
         if with_cls_token and self.vit.cls_token is None:
             raise ValueError(f'arch {arch!r} has no class token: set with_cls_token=False')
