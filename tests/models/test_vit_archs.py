@@ -112,6 +112,7 @@ def test_every_named_arch_is_a_timm_model_with_its_patch_and_normalisation():
         model = timm.create_model(arch.model_name, pretrained=False, depth=1, num_classes=0)
         assert model.patch_embed.patch_size[0] == arch.patch_size, name
         assert len(arch.normalisation['mean']) == 3 and min(arch.normalisation['std']) > 0, name
+    assert resolve_arch('test_vit').patch_size == 16  # timm's name says no patch size: a 1-block model does
     # The normalisation of the paper's models, as their releases document it (0-255 RGB).
     assert resolve_arch('clip_vitl14').normalisation['mean'] == [122.7709, 116.746, 104.0937]  # OpenAI CLIP
     assert resolve_arch('siglip_vitl16').normalisation == dict(mean=[127.5] * 3, std=[127.5] * 3)

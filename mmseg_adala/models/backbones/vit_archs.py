@@ -38,8 +38,9 @@ class ViTArch:
 
     @property
     def patch_size(self) -> int:
-        """Patch side in pixels, from timm's model name ('..._patch14_...')."""
-        return int(re.search(r'patch(\d+)', self.model_name).group(1))
+        """Patch side in pixels, from timm's model name ('..._patch14_...') or else a 1-block model."""
+        named = re.search(r'patch(\d+)', self.model_name)
+        return int(named.group(1)) if named else build_timm_vit(self, depth=1).patch_embed.patch_size[0]
 
     @property
     def normalisation(self) -> Dict[str, List[float]]:
