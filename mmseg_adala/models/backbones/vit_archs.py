@@ -23,7 +23,7 @@ class ViTArch:
     Args:
         timm_name: timm model name with its pretrained tag ('vit_large_patch16_siglip_256.webli'):
             the tag selects timm's pretrained config, whose mean/std are the model's normalisation.
-        checkpoints: The weight files a user has for it, for the README and error messages.
+        checkpoints: The weight files a user has for it, named when a checkpoint is missing or none.
         dinov2_interpolation: Interpolate position embeddings as DINOv2's own code does (its
             released weights were trained and evaluated that way), not as timm does.
     """

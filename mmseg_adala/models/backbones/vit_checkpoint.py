@@ -23,6 +23,7 @@ from timm.models.vision_transformer import VisionTransformer
 from ...engine.checkpoint_file import read_checkpoint
 from ..attention import ADDED_PARAMETER_PREFIXES, AdaLAAttention
 from .local_concentration_block import BLOCK_ADDED_PARAMETER_PREFIXES
+from .vit_archs import resolve_arch
 
 # Keys a checkpoint may carry that a backbone never uses: a classifier head, SigLIP's attention
 # pooling, the norm after pooling.
@@ -41,8 +42,14 @@ VIT_CHECKPOINT = ('an official release (DINOv2/DINOv3 .pth, OpenAI CLIP .pt), an
                   'or a stage export (backbone_*.pth), e.g. --cfg-options model.backbone.init_cfg.checkpoint=PATH')
 
 
-def _load(checkpoint: Union[str, dict]) -> dict:
-    return read_checkpoint(checkpoint, expected=VIT_CHECKPOINT) if isinstance(checkpoint, str) else checkpoint
+def _load(checkpoint: Union[str, dict], expected: str = VIT_CHECKPOINT) -> dict:
+    return read_checkpoint(checkpoint, expected=expected) if isinstance(checkpoint, str) else checkpoint
+
+
+def expected_files(arch: str) -> str:
+    """What a backbone of `arch` reads, for the messages about a missing file or one that is none of them."""
+    return (f'{resolve_arch(arch).checkpoints} (arch {arch!r}) or a stage export (backbone_*.pth), e.g. '
+            '--cfg-options model.backbone.init_cfg.checkpoint=PATH')
 
 
 def read_vit_state_dict(checkpoint: Union[str, Dict[str, torch.Tensor]]) -> Dict[str, torch.Tensor]:
@@ -150,7 +157,7 @@ def load_vit_checkpoint(vit: VisionTransformer,
             stage export's `meta` records them.
     """
     name = checkpoint if isinstance(checkpoint, str) else 'the given state dict'
-    checkpoint = _load(checkpoint)
+    checkpoint = _load(checkpoint, expected_files(variant['arch']) if variant else VIT_CHECKPOINT)
     state = read_vit_state_dict(checkpoint)
     logger = MMLogger.get_current_instance()
     meta = checkpoint.get('meta') if isinstance(checkpoint.get('meta'), dict) else {}
