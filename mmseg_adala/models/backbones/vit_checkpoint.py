@@ -18,7 +18,6 @@ from typing import Dict, List, Optional, Union
 import torch
 from mmengine.logging import MMLogger
 from timm.models import eva, vision_transformer
-from timm.models.vision_transformer import VisionTransformer
 
 from ...engine.checkpoint_file import read_checkpoint
 from ..attention import ADDED_PARAMETER_PREFIXES, AdaLAAttention
@@ -82,7 +81,7 @@ def timm_to_official_dinov2(state: Dict[str, torch.Tensor]) -> Dict[str, torch.T
     return state
 
 
-def grid_mismatch(state: Dict[str, torch.Tensor], vit: VisionTransformer) -> List[str]:
+def grid_mismatch(state: Dict[str, torch.Tensor], vit: torch.nn.Module) -> List[str]:
     """The position-embedding grids of a raw state dict and of `vit` if they differ.
 
     A backbone built for another grid would resample the embeddings at load and the input
@@ -139,14 +138,14 @@ def variant_mismatch(meta: dict, variant: dict) -> List[str]:
     return [f'{key}: export {export[key]!r}, config {config[key]!r}' for key in keys if export[key] != config[key]]
 
 
-def load_vit_checkpoint(vit: VisionTransformer,
+def load_vit_checkpoint(vit: torch.nn.Module,
                         checkpoint: Union[str, Dict[str, torch.Tensor]],
                         strict: bool = True,
                         variant: Optional[dict] = None) -> None:
     """Load a checkpoint into a timm ViT whose attention may be linear.
 
     Args:
-        vit: The model (our backbone's `vit`).
+        vit: The timm model, `VisionTransformer` or `Eva` (our backbone's `vit`).
         checkpoint: A path/URL (anything mmengine's CheckpointLoader reads) or a state dict.
         strict: Raise on missing or unexpected keys (listing them), and on a checkpoint made for
             another backbone (position-embedding grid; a stage export's `meta` against
