@@ -109,11 +109,15 @@ def run(config: str, work_dir: str, step: str, demo_start: float, options: dict,
 
 
 def held_out_images(data_root: str) -> torch.Tensor:
-    """The validation images of a context-scene set, normalised by the probes' own data preprocessor."""
+    """The validation images of a context-scene set, normalised as the probes normalise them.
+
+    The preprocessor is taken from a built probe: the configs leave mean/std out and the
+    segmentor fills in its backbone arch's, so the config's own dict would not normalise.
+    """
     folder = osp.join(data_root, 'images', 'validation')
     images = [torch.from_numpy(cv2.imread(osp.join(folder, name))).permute(2, 0, 1)  # BGR, as mmcv loads them
               for name in sorted(os.listdir(folder))]
-    preprocessor = MODELS.build(Config.fromfile(osp.join(DEMO, 'linear_probe.py')).model.data_preprocessor)
+    preprocessor = MODELS.build(Config.fromfile(osp.join(DEMO, 'linear_probe.py')).model).data_preprocessor
     return preprocessor(dict(inputs=images), False)['inputs']
 
 

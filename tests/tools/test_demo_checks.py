@@ -2,7 +2,14 @@
 import importlib.util
 from pathlib import Path
 
+import cv2
+import numpy as np
 import pytest
+import torch
+from mmengine.registry import init_default_scope
+
+from mmseg_adala.datasets.context_scenes import render_context_scene
+from mmseg_adala.datasets.synthetic_ade20k import make_synthetic_ade20k
 
 DEMO = Path(__file__).resolve().parents[2] / 'tools' / 'demo.py'
 
@@ -47,3 +54,19 @@ def test_losing_the_key_at_high_resolution_fails_the_demo(demo):
 def test_a_tie_within_the_noise_is_not_a_failure(demo):
     # Stages 1+2 a little above the teacher, by less than the two rows' spreads.
     assert demo.check_claims(results(**{**GOOD, 'linear_probe': (88.35, 88.55)}), highres_miou=99.38)
+
+
+def test_held_out_images_are_normalised_as_the_probes_see_them(demo, tmp_path):
+    """The diagnostics' images: RGB, minus ImageNet's mean, over its std (DINOv2's normalisation).
+
+    The probe configs leave mean/std to the backbone's arch, so a preprocessor built from the
+    config dict alone passes raw 0-255 pixels: every feature column then measured something else.
+    """
+    make_synthetic_ade20k(str(tmp_path), num_train=1, num_val=2, image_size=112, num_classes=4,
+                          scene=render_context_scene)
+    folder = tmp_path / 'images' / 'validation'
+    rgb = np.stack([cv2.imread(str(path))[..., ::-1] for path in sorted(folder.iterdir())]).astype(np.float32)
+    expected = (rgb - [123.675, 116.28, 103.53]) / [58.395, 57.12, 57.375]
+    init_default_scope('mmseg')  # the demo builds it after its first run
+    images = demo.held_out_images(str(tmp_path))
+    torch.testing.assert_close(images, torch.from_numpy(expected).permute(0, 3, 1, 2).float(), rtol=0, atol=1e-5)
