@@ -5,5 +5,5 @@
 _base_ = ['../adala_dinov2_l_ade20k.py']
 
 model = dict(backbone=dict(
-    attn_type='window_linear', feature_map='hedgehog', attn_cfg=dict(window_size=8),
+    attn_type='window_linear', feature_map='hedgehog', attn_cfg=dict(window_size=8, feature_map_cfg=dict(bias=False)),
     init_cfg=dict(checkpoint='work_dirs/lolcats_stage1_dinov2_l_coco/backbone_final.pth')))

@@ -1,9 +1,10 @@
 """Stage 1, attention alignment: each linear attention learns to mimic its softmax block."""
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Sequence
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from mmengine.config import ConfigDict
 from mmseg.registry import MODELS
 
 from ..models import AdaLAAttention, AdaLAViT
@@ -34,14 +35,24 @@ class AttentionAlignModel(TeacherStudentModel):
         student_attn: `AdaLAAttention` arguments of the linear copies (default ELU+1), e.g.
             `dict(feature_map='hedgehog', local_concentration=True)`; its `attn_type` (default
             'linear') may be one per block, as the backbone's.
+        trainable: Name prefixes, inside each attention, of the parameters that train (default
+            `TRAINED_PREFIXES`). LoLCATs' attention transfer keeps the model's own weights
+            frozen and trains its feature maps and window factors only:
+            `('feature_map.', 'key_map.', 'window_factor')`.
         data_preprocessor: Image normalisation.
     """
 
-    def __init__(self, teacher: dict, student_attn: Optional[dict] = None,
+    def __init__(self, teacher: dict, student_attn: Optional[dict] = None, trainable: Optional[Sequence[str]] = None,
                  data_preprocessor: Optional[dict] = None, init_cfg: Optional[dict] = None) -> None:
         super().__init__(teacher, data_preprocessor=data_preprocessor, init_cfg=init_cfg)
-        self.student_attn_cfg = dict(dict(feature_map='elu', attn_type='linear'), **(student_attn or {}))
+        # Plain dicts all the way down: the export's meta must load without running code.
+        defaults = dict(feature_map='elu', attn_type='linear')
+        self.student_attn_cfg = ConfigDict({**defaults, **(student_attn or {})}).to_dict()
+        self.trainable = TRAINED_PREFIXES if trainable is None else tuple(trainable)
         self.student_attns = nn.ModuleList(self._linear_copies())
+        if not any(p.requires_grad for p in self.student_attns.parameters()):
+            raise ValueError(f'trainable={list(self.trainable)} matches no parameter of the student attentions '
+                             f'(their names: {sorted({n for n, _ in self.student_attns[0].named_parameters()})})')
 
     def _linear_copies(self) -> List[AdaLAAttention]:
         vit = self.teacher.vit
@@ -51,7 +62,7 @@ class AttentionAlignModel(TeacherStudentModel):
                                            **cfg) for block, layer_type in zip(vit.blocks, types)]
         for attn in copies:
             for name, param in attn.named_parameters():
-                param.requires_grad = name.startswith(TRAINED_PREFIXES)
+                param.requires_grad = name.startswith(self.trainable)
         return copies
 
     def init_weights(self) -> None:

@@ -22,7 +22,8 @@ VARIANT_ATTENTION = {
     # ViTDet's window attention in every block; the LoLCATs baseline; L2ViT-style alternation
     # (configs/lolcats, configs/l2vit). The alternation lists 12 blocks: ViT-S and ViT-B only.
     'window': dict(attn_type='window', attn_cfg=dict(window_size=14)),
-    'lolcats': dict(attn_type='window_linear', feature_map='hedgehog', attn_cfg=dict(window_size=8)),
+    'lolcats': dict(attn_type='window_linear', feature_map='hedgehog',
+                    attn_cfg=dict(window_size=8, feature_map_cfg=dict(bias=False))),
     'l2vit': dict(attn_type=['window', 'linear'] * 6, feature_map='relu',
                   attn_cfg=dict(window_size=7, local_concentration=True)),
 }

@@ -10,9 +10,9 @@ TEACHER = dict(type='AdaLAViT', arch='dinov2_vits14', attn_type='softmax', vit_c
 LOLCATS = dict(attn_type='window_linear', feature_map='hedgehog', window_size=2)
 
 
-def _aligned(teacher_checkpoint, student_attn, steps):
+def _aligned(teacher_checkpoint, student_attn, steps, trainable=None):
     model = AttentionAlignModel(teacher=dict(TEACHER, init_cfg=dict(type='Pretrained', checkpoint=teacher_checkpoint)),
-                                student_attn=student_attn)
+                                student_attn=student_attn, trainable=trainable)
     model.init_weights()
     batch = torch.randn(2, 3, 56, 56)  # a 4x4 grid: four 2x2 windows
     optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=3e-3)
@@ -49,6 +49,25 @@ def test_stage1_aligns_lolcats_hybrid_and_learns_its_mixing_factor(teacher_check
         AdaLAViT(arch='dinov2_vits14', vit_cfg=TINY_VIT, img_size=112, attn_type='window_linear',
                  feature_map='hedgehog', attn_cfg=dict(window_size=3),
                  init_cfg=dict(type='Pretrained', checkpoint=path)).init_weights()
+
+
+def test_lolcats_attention_transfer_trains_only_the_feature_maps_and_window_factors(teacher_checkpoint):
+    """LoLCATs' own stage 1 (configs/lolcats): the teacher's Q/K/V weights stay as they are."""
+    trainable = ('feature_map.', 'key_map.', 'window_factor')
+    model, before, after = _aligned(teacher_checkpoint, dict(LOLCATS, feature_map_cfg=dict(bias=False)), steps=30,
+                                    trainable=trainable)
+    assert after < before, (before, after)
+    trained = {name for name, p in model.student_attns.named_parameters() if p.requires_grad}
+    assert trained == {f'{i}.{name}' for i in range(2) for name in ('feature_map.weight', 'key_map.weight',
+                                                                    'window_factor')}
+    for attn, block in zip(model.student_attns, model.teacher.vit.blocks):
+        torch.testing.assert_close(attn.qkv.weight, block.attn.qkv.weight, rtol=0, atol=0)
+        assert not torch.equal(attn.feature_map.weight, torch.eye(24).repeat(2, 1, 1))  # moved from its identity start
+
+
+def test_a_trainable_list_that_matches_nothing_is_refused(teacher_checkpoint):
+    with pytest.raises(ValueError, match="trainable=\\['featuremap'\\] matches no parameter"):
+        AttentionAlignModel(teacher=TEACHER, student_attn=LOLCATS, trainable=('featuremap',))
 
 
 def test_stage1_takes_one_kernel_per_block(teacher_checkpoint, tmp_path):

@@ -6,6 +6,7 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn.functional as F
+from mmengine.config import ConfigDict
 from mmengine.logging import MMLogger
 from mmengine.model import BaseModule
 from mmseg.registry import MODELS
@@ -150,9 +151,10 @@ class AdaLAViT(BaseModule):
         if with_cls_token and self.vit.cls_token is None:
             raise ValueError(f'arch {arch!r} has no class token: set with_cls_token=False')
         self.attn_types = self._per_layer(attn_type, len(self.vit.blocks))
-        # What a stage export records in its meta, and what loading one checks.
-        self.variant = dict(arch=arch, attn_type=list(self.attn_types), feature_map=feature_map,
-                            block_local_concentration=block_local_concentration, **(attn_cfg or {}))
+        # What a stage export records in its meta (plain dicts, loadable without running code), and
+        # what loading one checks.
+        self.variant = ConfigDict(arch=arch, attn_type=list(self.attn_types), feature_map=feature_map,
+                                  block_local_concentration=block_local_concentration, **(attn_cfg or {})).to_dict()
         for block, layer_type in zip(self.vit.blocks, self.attn_types):
             block.attn = AdaLAAttention.from_timm(
                 block.attn, attn_type=layer_type, feature_map=feature_map,
