@@ -2,8 +2,8 @@
 
 ``--device cuda`` (repeatable: ``--device cpu --device cuda``) runs the tests that take the
 `device` fixture (ops, backbone, segmentor, alignment, random state; marked ``device``) on
-those devices; by default, and on a machine without a GPU, they run on the CPU alone.
-``pytest -m device --device cuda tests`` is the GPU check's subset (tools/gpu_check.sh).
+those devices; by default they run on the CPU alone. ``pytest -m device --device cuda`` runs
+only those, on the GPU: the first step of tools/gpu_check.sh.
 """
 import pytest
 import torch
