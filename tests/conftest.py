@@ -1,7 +1,36 @@
-"""Shared fixtures; tiny models and data come from tiny.py."""
+"""Shared fixtures; tiny models and data come from tiny.py.
+
+``--device cuda`` (repeatable: ``--device cpu --device cuda``) runs the tests that take the
+`device` fixture (ops, backbone, segmentor, alignment, random state; marked ``device``) on
+those devices; by default they run on the CPU alone. ``pytest -m device --device cuda`` runs
+only those, on the GPU: the first step of tools/gpu_check.sh.
+"""
 import pytest
 import torch
 from tiny import make_image_folder, make_teacher_checkpoint
+
+
+def pytest_addoption(parser):
+    parser.addoption('--device', action='append', choices=('cpu', 'cuda'), default=None,
+                     help='device of the tests that take the `device` fixture (repeat for several; default: cpu)')
+
+
+def pytest_configure(config):
+    config.addinivalue_line('markers', 'device: takes the `device` fixture (runs on each --device)')
+    if 'cuda' in (config.getoption('device') or ()) and not torch.cuda.is_available():
+        raise pytest.UsageError(f'--device cuda, but torch {torch.__version__} (CUDA {torch.version.cuda}) '
+                                'sees no GPU: run without --device on this machine')
+
+
+def pytest_generate_tests(metafunc):
+    if 'device' in metafunc.fixturenames:
+        metafunc.parametrize('device', metafunc.config.getoption('device') or ['cpu'])
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if 'device' in getattr(item, 'fixturenames', ()):
+            item.add_marker('device')
 
 
 @pytest.fixture(autouse=True)

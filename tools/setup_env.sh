@@ -12,6 +12,8 @@
 #   ADALA_SYSTEM_TORCH  =1: keep the torch/torchvision of the python that runs this script
 #                       (e.g. a CUDA build); the venv then sees that python's site-packages.
 #   PYTHON              the python to build the venv from (default: python3)
+#   ADALA_WHEELS        offline: install from this folder of wheels alone (see the offline block)
+#   ADALA_MMCV_CUDA_OPS =0: build mmcv's CPU ops only, even with a GPU and nvcc present
 set -euo pipefail
 
 TORCH_VERSION=2.12.1
@@ -53,6 +55,28 @@ fi
 PY="$VENV/bin/python"
 pip_install() { "$PY" -m pip install --disable-pip-version-check -q "$@"; }
 
+# --- Offline set-up, for a GPU machine that reaches no package index (tools/gpu_check.sh) ---
+# Its python brings torch, torchvision, numpy, opencv, matplotlib, scipy (ADALA_SYSTEM_TORCH=1);
+# ADALA_WHEELS holds the rest, as `tools/gpu_check.sh --fetch-wheels` downloads it: pure-python
+# wheels and mmcv's source. pip reads only that folder and resolves no dependencies (mmengine asks
+# for opencv-python by name; such machines have opencv-python-headless): the import check at the
+# end proves the environment instead. ADALA_MMCV_CUDA_OPS=0: the GPU check calls none of mmcv's
+# CUDA ops, which take far longer to compile than its CPU ops, and mmcv's setup.py compiles them
+# whenever torch sees a GPU, whatever FORCE_CUDA says: the set-up then sees none.
+if [ "${ADALA_MMCV_CUDA_OPS:-auto}" = 0 ]; then
+    export CUDA_VISIBLE_DEVICES=
+fi
+if [ -n "${ADALA_WHEELS:-}" ]; then
+    ls "$ADALA_WHEELS"/*.whl >/dev/null 2>&1 && ls "$ADALA_WHEELS"/mmcv-*.tar.gz >/dev/null 2>&1 ||
+        fail "ADALA_WHEELS=$ADALA_WHEELS holds no wheels or no mmcv source." \
+             "run 'tools/gpu_check.sh --fetch-wheels $ADALA_WHEELS' on a machine with PyPI, or unset ADALA_WHEELS."
+    export PIP_NO_INDEX=1 PIP_FIND_LINKS="$ADALA_WHEELS" PIP_NO_DEPS=1
+    step "Installing the wheels of $ADALA_WHEELS (offline, without their dependencies)"
+    pip_install "$ADALA_WHEELS"/*.whl || fail "pip could not install the wheels of $ADALA_WHEELS." \
+        "fetch them again with 'tools/gpu_check.sh --fetch-wheels $ADALA_WHEELS' for this machine's Python."
+fi
+# --- end of the offline set-up ---
+
 step "Installing build tools ($SETUPTOOLS_SPEC, wheel)"
 pip_install --upgrade pip "$SETUPTOOLS_SPEC" wheel || fail "pip could not install build tools." "check the network access to PyPI."
 
@@ -82,8 +106,14 @@ if ! "$PY" -c "import mmcv, mmcv.ops; assert mmcv.__version__ == '$MMCV_VERSION'
         step "Building mmcv $MMCV_VERSION with its compiled ops (CUDA ops: $WITH_CUDA). This takes ~12 minutes on 2 cores, once per torch version; the wheel is kept in $WHEEL_DIR"
         pip_install ninja psutil || true  # optional: ninja speeds the build up
         build_dir="$(mktemp -d)"
-        # --no-cache-dir: pip's wheel cache ignores the torch version (see the header).
-        MMCV_WITH_OPS=1 FORCE_CUDA="$WITH_CUDA" MAX_JOBS="${MAX_JOBS:-$(nproc)}" \
+        # --no-cache-dir: pip's wheel cache ignores the torch version (see the header). mmcv's
+        # setup.py compiles CUDA ops whenever torch sees a GPU, whatever FORCE_CUDA says. -g0
+        # overrides Python's -g: without debug information the compiler is much faster, and the
+        # wheel about 2 MB instead of 33.
+        no_gpu=()
+        [ "$WITH_CUDA" = 1 ] || no_gpu=(CUDA_VISIBLE_DEVICES=)
+        env "${no_gpu[@]}" CFLAGS="${CFLAGS:-} -g0" MMCV_WITH_OPS=1 FORCE_CUDA="$WITH_CUDA" \
+            MAX_JOBS="${MAX_JOBS:-$(nproc)}" \
             "$PY" -m pip wheel --disable-pip-version-check --no-build-isolation --no-deps --no-cache-dir \
             "mmcv==$MMCV_VERSION" -w "$build_dir" ||
             fail "the mmcv $MMCV_VERSION build failed (see the compiler output above)." \

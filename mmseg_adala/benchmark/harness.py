@@ -7,8 +7,9 @@ slow spell of a shared machine hits every variant alike instead of one.
 """
 import multiprocessing
 import signal
+import time
 from dataclasses import asdict
-from typing import Callable, List
+from typing import Callable, List, Optional
 
 from .measure import run_measurement, timing_fields
 from .settings import BenchmarkSettings, measurement_specs
@@ -58,13 +59,16 @@ def run_isolated(spec: dict, timeout_s: float, context) -> dict:
     return record
 
 
-def run_benchmark(settings: BenchmarkSettings, progress: Callable[[str], None] = print) -> dict:
+def run_benchmark(settings: BenchmarkSettings, progress: Callable[[str], None] = print,
+                  deadline: Optional[float] = None) -> dict:
     """Measure every (scope, size, variant), each in a fresh process, round after round.
 
     Returns the raw report, a record per (scope, size, variant) pooled over the rounds.
 
     The processes fork from a server that has imported this module (torch, timm, MMSeg) but
     run nothing, so each starts clean in a fraction of a second instead of re-importing.
+    With a `deadline` (a `time.monotonic()` value), a measurement still running then is killed
+    ('timeout') and those not started are recorded as 'skipped'.
     """
     settings.validate()
     context = multiprocessing.get_context('forkserver')
@@ -74,9 +78,13 @@ def run_benchmark(settings: BenchmarkSettings, progress: Callable[[str], None] =
     env = None
     for round_index in range(settings.rounds):
         for spec, records in zip(specs, rounds):
+            left = float('inf') if deadline is None else deadline - time.monotonic()
+            if left <= 0:
+                records.append(dict(spec, status='skipped', error='time budget reached before it started'))
+                continue
             progress(f'[{spec["scope"]}] {spec["variant"]} {spec["size"]}px'
                      f'{f" (round {round_index + 1}/{settings.rounds})" if settings.rounds > 1 else ""} ...')
-            record = run_isolated(spec, settings.timeout_s, context)
+            record = run_isolated(spec, min(settings.timeout_s, left), context)
             env = env or record.pop('environment', None)
             record.pop('environment', None)
             records.append(record)

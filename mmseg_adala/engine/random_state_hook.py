@@ -20,14 +20,17 @@ def capture_random_state() -> dict:
 def restore_random_state(state: dict, main_process_data: bool = True) -> None:
     """Set the generators to `state` (from `capture_random_state`).
 
+    The generators take CPU byte tensors, and mmengine loads a checkpoint to resume with
+    map_location='cuda' on a GPU, which moves these tensors to the GPU too: back they come.
+
     Args:
         state: The saved states.
         main_process_data: Also restore python's and numpy's generators. False where they are
             the data pipeline's (see `RandomStateHook`) and mmengine has replayed them already.
     """
-    torch.set_rng_state(state['torch'])
+    torch.set_rng_state(state['torch'].cpu())
     if 'cuda' in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state(state['cuda'])
+        torch.cuda.set_rng_state(state['cuda'].cpu())
     if main_process_data:
         random.setstate(state['python'])
         np.random.set_state(state['numpy'])

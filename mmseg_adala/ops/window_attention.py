@@ -93,9 +93,10 @@ def window_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, grid_siz
                      dropout_p: float = 0.) -> torch.Tensor:
     """Softmax attention inside non-overlapping w x w windows of the patch grid, O(N w^2).
 
-    Every window is one batch entry of ``F.scaled_dot_product_attention`` with the grid's
-    padding, if any, as a boolean key mask (no window is all padding: the padding is < w per side).
-    A window covering the whole grid gives plain softmax attention.
+    The windows are folded into the head axis of one 4-D ``F.scaled_dot_product_attention``
+    call (on 5-D tensors SDPA runs its math kernel only, with a w^2 x w^2 matrix per window),
+    with the grid's padding, if any, as a boolean key mask (no window is all padding: the
+    padding is < w per side). A window covering the whole grid gives plain softmax attention.
 
     Args:
         q, k, v: (B, H, N, d) with N = num_prefix_tokens + rows * cols, prefix tokens first.
@@ -112,13 +113,15 @@ def window_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, grid_siz
         _check_tokens(x, grid_size, num_prefix_tokens)
     P = num_prefix_tokens
     prefix = softmax_attention(q[:, :, :P], k, v, scale=scale, dropout_p=dropout_p)
+    queries = _partition(q[:, :, P:], grid_size, window_size)  # (B, H, W, w * w, d)
+    B, H, W = queries.shape[:3]
+    keys, values = (_window_keys(x, grid_size, window_size, P).flatten(1, 2) for x in (k, v))
     padded = grid_size[0] % window_size or grid_size[1] % window_size
-    # Without padding, no mask: SDPA can then take its fused kernels.
-    mask = _key_padding(grid_size, window_size, P, q.device) if padded else None
-    windows = F.scaled_dot_product_attention(
-        _partition(q[:, :, P:], grid_size, window_size), _window_keys(k, grid_size, window_size, P),
-        _window_keys(v, grid_size, window_size, P), attn_mask=mask, dropout_p=dropout_p, scale=scale)
-    return torch.cat([prefix, _unpartition(windows, grid_size, window_size)], dim=2)
+    # Without padding, no mask: SDPA can then take its flash kernels. A mask must be 4-D for the fused ones.
+    mask = _key_padding(grid_size, window_size, P, q.device).repeat(H, 1, 1)[None] if padded else None
+    windows = F.scaled_dot_product_attention(queries.flatten(1, 2), keys, values, attn_mask=mask,
+                                             dropout_p=dropout_p, scale=scale)
+    return torch.cat([prefix, _unpartition(windows.unflatten(1, (H, W)), grid_size, window_size)], dim=2)
 
 
 def window_attention_naive(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, grid_size: Tuple[int, int],
@@ -209,7 +212,7 @@ def window_linear_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, g
 def _per_head(factor: Factor, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
     """A float or (H,) factor as a tensor that broadcasts over (B, H, N, N): (1 or H, 1, 1)."""
     if not isinstance(factor, torch.Tensor):
-        factor = torch.tensor(factor)
+        factor = torch.tensor(factor, device=device)
     return factor.to(device=device, dtype=dtype).reshape(-1, 1, 1)
 
 

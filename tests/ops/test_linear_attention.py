@@ -131,7 +131,7 @@ def test_both_paths_match_reference_and_layout(requires_grad):
 
 @pytest.mark.parametrize('name', sorted(FEATURE_MAPS))
 @pytest.mark.parametrize('dtype, atol', [(torch.float32, 1e-5), (torch.bfloat16, 2e-2)])
-def test_chunked_inference_matches_reference(monkeypatch, name, dtype, atol):
+def test_chunked_inference_matches_reference(monkeypatch, device, name, dtype, atol):
     """Inference maps and accumulates chunk by chunk (here 5 tokens, uneven last chunks)."""
     module = importlib.import_module('mmseg_adala.ops.linear_attention')  # the package exports the function
     g = torch.Generator().manual_seed(0)
@@ -140,13 +140,15 @@ def test_chunked_inference_matches_reference(monkeypatch, name, dtype, atol):
     fmap = build_feature_map(name, H, D).to(dtype)
     with torch.no_grad():
         ref = linear_attention_naive(fmap(q).float(), fmap(k).float(), v.float())
-        monkeypatch.setitem(module.CHUNK_BYTES, 'cpu', 5 * B * H * D * 4)
+    q, k, v, fmap = (x.to(device) for x in (q, k, v, fmap))
+    with torch.no_grad():
+        monkeypatch.setitem(module.CHUNK_BYTES, device, 5 * B * H * D * 4)
         out = linear_attention(q, k, v, feature_map=fmap)
     assert out.dtype == dtype and out.transpose(1, 2).is_contiguous()
-    torch.testing.assert_close(out.float(), ref, atol=atol, rtol=0)
+    torch.testing.assert_close(out.float().cpu(), ref, atol=atol, rtol=0)
     # With autograd on, a learned map's parameters get gradients (the whole-sequence path).
     out_grad = linear_attention(q, k, v, feature_map=fmap)
-    torch.testing.assert_close(out_grad.float(), ref, atol=atol, rtol=0)
+    torch.testing.assert_close(out_grad.float().cpu(), ref, atol=atol, rtol=0)
     assert out_grad.requires_grad == any(p.requires_grad for p in fmap.parameters())
 
 

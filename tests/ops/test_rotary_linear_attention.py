@@ -71,19 +71,20 @@ def test_apply_rope_rotates_each_block_of_the_patch_tokens(rotate_half, blocks):
 @pytest.mark.parametrize('name', sorted(FEATURE_MAPS))
 @pytest.mark.parametrize('path', ['chunked inference', 'autograd'])
 @pytest.mark.parametrize('dtype, tol', [(torch.float64, 1e-12), (torch.float32, 1e-5)])
-def test_matches_naive_with_dinov3_rope(monkeypatch, dinov3_rope, name, path, dtype, tol):
+def test_matches_naive_with_dinov3_rope(monkeypatch, device, dinov3_rope, name, path, dtype, tol):
     module = importlib.import_module('mmseg_adala.ops.linear_attention')
-    monkeypatch.setitem(module.CHUNK_BYTES, 'cpu', 3 * B * H * D * 4)  # chunks of 3: across the prefix boundary
+    monkeypatch.setitem(module.CHUNK_BYTES, device, 3 * B * H * D * 4)  # chunks of 3: across the prefix boundary
     q, k, v = make_qkv(P + GRID[0] * GRID[1], dtype=dtype)
     fmap = build_feature_map(name, H, D).to(dtype)
     with torch.no_grad():
         expected = rotary_linear_attention_naive(fmap(q), fmap(k), v, dinov3_rope, rotate_half=True,
                                                  num_prefix_tokens=P)
+    q, k, v, rope, fmap = (x.to(device) for x in (q, k, v, dinov3_rope, fmap))
     with torch.set_grad_enabled(path == 'autograd'):
-        out = rotary_linear_attention(q.requires_grad_(path == 'autograd'), k, v, dinov3_rope, feature_map=fmap,
+        out = rotary_linear_attention(q.requires_grad_(path == 'autograd'), k, v, rope, feature_map=fmap,
                                       rotate_half=True, num_prefix_tokens=P)
     assert out.dtype == dtype and out.transpose(1, 2).is_contiguous() == (path != 'autograd')
-    torch.testing.assert_close(out, expected, atol=tol, rtol=tol)
+    torch.testing.assert_close(out.cpu(), expected, atol=tol, rtol=tol)
 
 
 def test_gradients_match_naive(dinov3_rope):

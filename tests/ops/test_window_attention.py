@@ -1,5 +1,6 @@
 import pytest
 import torch
+from torch.profiler import ProfilerActivity, profile
 
 from mmseg_adala.ops import (build_feature_map, softmax_attention_naive, window_attention, window_attention_naive,
                              window_linear_attention, window_linear_attention_naive, window_mask)
@@ -28,10 +29,10 @@ def test_window_mask_by_hand():
 
 
 @pytest.mark.parametrize('grid, window, prefix', CASES)
-def test_window_attention_matches_naive(grid, window, prefix):
+def test_window_attention_matches_naive(device, grid, window, prefix):
     q, k, v = make_qkv(grid, prefix)
-    torch.testing.assert_close(window_attention(q, k, v, grid, window, prefix),
-                               window_attention_naive(q, k, v, grid, window, prefix))
+    out = window_attention(*(x.to(device) for x in (q, k, v)), grid, window, prefix)
+    torch.testing.assert_close(out.cpu(), window_attention_naive(q, k, v, grid, window, prefix))
 
 
 @pytest.mark.parametrize('grid, window', [((4, 6), 6), ((5, 7), 7), ((3, 3), 8)])
@@ -59,12 +60,14 @@ def test_window_attention_keeps_windows_apart():
 
 @pytest.mark.parametrize('grid, window, prefix', CASES)
 @pytest.mark.parametrize('feature_map', ['hedgehog', 'elu'])
-def test_window_linear_matches_naive(grid, window, prefix, feature_map):
+def test_window_linear_matches_naive(device, grid, window, prefix, feature_map):
     q, k, v = make_qkv(grid, prefix)
     phi = build_feature_map(feature_map, H, D).double()
     window_factor = torch.tensor([0.1, 0.5, 0.9], dtype=torch.float64)
-    args = (grid, window, phi, window_factor, 0.7, prefix)
-    torch.testing.assert_close(window_linear_attention(q, k, v, *args), window_linear_attention_naive(q, k, v, *args))
+    expected = window_linear_attention_naive(q, k, v, grid, window, phi, window_factor, 0.7, prefix)
+    out = window_linear_attention(*(x.to(device) for x in (q, k, v)), grid, window, phi.to(device),
+                                  window_factor.to(device), 0.7, prefix)
+    torch.testing.assert_close(out.cpu(), expected)
 
 
 def test_window_linear_naive_is_lolcats_formula_by_hand():
@@ -126,3 +129,19 @@ def test_window_linear_with_separate_key_map_matches_naive(grid, window, prefix)
     out = window_linear_attention(q, k, v, *args, key_map=key_map)
     torch.testing.assert_close(out, window_linear_attention_naive(q, k, v, *args, key_map=key_map))
     assert not torch.allclose(out, window_linear_attention_naive(q, k, v, *args))
+
+
+@pytest.mark.parametrize('grid', [(8, 8), (7, 9)], ids=['whole windows', 'padded'])
+def test_window_attention_runs_a_fused_sdpa_kernel(device, grid):
+    """The windows are folded into SDPA's head axis: 4-D inputs (and a 4-D padding mask), for which
+    SDPA has fused kernels; on 5-D ones it runs its math kernel, a w^2 x w^2 matrix per window."""
+    q, k, v = (x.float().to(device) for x in make_qkv(grid, 1))
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device == 'cuda' else [])
+    with profile(activities=activities) as prof:
+        out = window_attention(q, k, v, grid, 4, 1)
+    kernels = {event.name for event in prof.events() if 'scaled_dot_product' in event.name}
+    assert not any('math' in name for name in kernels), kernels
+    fused = ('flash_attention_for_cpu',) if device == 'cpu' else ('flash_attention', 'efficient_attention')
+    assert any(name.endswith(fused) for name in kernels), kernels
+    torch.testing.assert_close(out.cpu(), window_attention_naive(*(x.cpu() for x in (q, k, v)), grid, 4, 1),
+                               atol=1e-5, rtol=1e-5)

@@ -60,14 +60,15 @@ def banded_argmax(logits: Tensor, rows: ResizeChain, cols: ResizeChain,
     and the (C, H, W) image-resolution logits if `keep_logits` (MMSeg's `seg_logits`)."""
     classes = logits.shape[0]
     height, width = rows.out_size, cols.out_size
-    row_matrix = rows.matrix(logits.shape[1])
+    row_matrix = rows.matrix(logits.shape[1])  # on the host: the rows each band reads
+    row_weights = row_matrix.to(logits)  # on the device, once for all bands
     labels = torch.empty(1, height, width, dtype=torch.long, device=logits.device)
     kept = logits.new_empty(classes, height, width) if keep_logits else None
     band = max(1, BAND_BYTES // (classes * max(width, cols.padded) * logits.element_size()))
     for top in range(0, height, band):
         out = (top, min(top + band, height))
         src = span(row_matrix, out)
-        weights = row_matrix[out[0]:out[1], src[0]:src[1]].to(logits)
+        weights = row_weights[out[0]:out[1], src[0]:src[1]]
         x = cols.apply_last_axis(torch.matmul(weights, logits[:, src[0]:src[1]]))
         labels[0, out[0]:out[1]] = x.argmax(0)
         if kept is not None:

@@ -14,7 +14,7 @@ from mmseg.models.necks import MultiLevelNeck
 from mmseg.models.utils import resize
 from torch import Tensor
 
-from .windows import Interval, Window, grow, hull, resize_matrix, span
+from .windows import Interval, ResizeMatrix, Window, grow, hull, resize_matrix, span
 
 
 def supports_tiling(neck, head) -> bool:
@@ -24,28 +24,34 @@ def supports_tiling(neck, head) -> bool:
 
 
 class _Axis:
-    """The resize matrices along one axis (rows or columns) and the windows each tile needs."""
+    """The resize matrices along one axis (rows or columns) and the windows each tile needs.
 
-    def __init__(self, neck: MultiLevelNeck, head: UPerHead, feature_sizes: Sequence[int]) -> None:
+    The matrices go to the device of `like`, in its dtype, once per image (`ResizeMatrix`).
+    """
+
+    def __init__(self, neck: MultiLevelNeck, head: UPerHead, feature_sizes: Sequence[int], like: Tensor) -> None:
         corners = head.align_corners
         # MultiLevelNeck resizes by scale_factor with align_corners=None (False).
-        self.neck = [resize_matrix(feature_sizes[i], scale=float(neck.scales[i])) for i in range(4)]
-        self.sizes = [m.shape[0] for m in self.neck]
-        self.top_down = [resize_matrix(self.sizes[i + 1], self.sizes[i], align_corners=corners) for i in range(3)]
-        self.up = [None] + [resize_matrix(self.sizes[i], self.sizes[0], align_corners=corners) for i in (1, 2, 3)]
+        self.neck = [ResizeMatrix(resize_matrix(feature_sizes[i], scale=float(neck.scales[i])), like)
+                     for i in range(4)]
+        self.sizes = [m.exact.shape[0] for m in self.neck]
+        self.top_down = [ResizeMatrix(resize_matrix(self.sizes[i + 1], self.sizes[i], align_corners=corners), like)
+                         for i in range(3)]
+        self.up = [None] + [ResizeMatrix(resize_matrix(self.sizes[i], self.sizes[0], align_corners=corners), like)
+                            for i in (1, 2, 3)]
 
     def needs(self, tile: Interval) -> Dict[str, List[Interval]]:
         """Intervals along this axis: fpn inputs `fpn` and laterals `lat` per level, neck resize
         outputs `up` and backbone inputs `feat` for levels 0-2, the concatenation `cat`."""
         s = self.sizes
         cat = grow(tile, s[0])  # fpn_bottleneck, 3x3
-        fpn = [cat] + [span(self.up[i], cat) for i in (1, 2, 3)]
+        fpn = [cat] + [span(self.up[i].exact, cat) for i in (1, 2, 3)]
         lat = [grow(fpn[0], s[0])]  # fpn_convs, 3x3
         for i in (1, 2):  # laterals feed their fpn_conv and, resized, the level below
-            lat.append(hull(grow(fpn[i], s[i]), span(self.top_down[i - 1], lat[i - 1])))
-        lat.append(hull(fpn[3], span(self.top_down[2], lat[2])))
+            lat.append(hull(grow(fpn[i], s[i]), span(self.top_down[i - 1].exact, lat[i - 1])))
+        lat.append(hull(fpn[3], span(self.top_down[2].exact, lat[2])))
         up = [grow(lat[i], s[i]) for i in range(3)]  # the neck's 3x3 convs
-        feat = [span(self.neck[i], up[i]) for i in range(3)]
+        feat = [span(self.neck[i].exact, up[i]) for i in range(3)]
         return dict(cat=cat, fpn=fpn, lat=lat, up=up, feat=feat)
 
 
@@ -54,8 +60,8 @@ def tiled_upernet_logits(neck: MultiLevelNeck, head: UPerHead, feats: Sequence[T
     """`head(neck(feats))`, computed in tiles of `tile` x `tile` output pixels (eval mode)."""
     inputs = [feats[i if len(neck.lateral_convs) > 1 else 0] for i in range(4)]
     laterals = [neck.lateral_convs[i if len(neck.lateral_convs) > 1 else 0] for i in range(4)]
-    rows = _Axis(neck, head, [x.shape[2] for x in inputs])
-    cols = _Axis(neck, head, [x.shape[3] for x in inputs])
+    rows = _Axis(neck, head, [x.shape[2] for x in inputs], inputs[0])
+    cols = _Axis(neck, head, [x.shape[3] for x in inputs], inputs[0])
     lowest = neck.convs[3](resize(laterals[3](inputs[3]), scale_factor=neck.scales[3], mode='bilinear'))
     full = lambda x: Window(x, (0, x.shape[2]), (0, x.shape[3]))  # noqa: E731
     psp = full(head.psp_forward([lowest]))

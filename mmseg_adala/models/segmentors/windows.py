@@ -5,7 +5,9 @@ any window of a network of such layers can be computed from a slightly larger wi
 input (its halo) and equal the whole map's values there. The resizes are the subtle part: a
 resize of a crop is not the crop of a resize (`F.interpolate` maps coordinates from the sizes it
 is given), so a window is resized with the rows and columns of the whole map's interpolation
-matrix, which `F.interpolate` itself produces from an identity image.
+matrix, which `F.interpolate` itself produces from an identity image. The matrices are
+built on the host, where the intervals are read off them without waiting for the device, and
+copied to the device once per image (`ResizeMatrix`), not once per tile.
 """
 from functools import lru_cache
 from typing import Optional, Tuple
@@ -26,12 +28,21 @@ def resize_matrix(in_size: int, out_size: Optional[int] = None, scale: Optional[
     PyTorch maps coordinates with in/out; given `scale_factor`, with 1/scale: pass what the
     module passes. The other axis of the identity image keeps its size (an exact identity).
     """
-    eye = torch.eye(in_size, dtype=torch.float64)[None, None]
+    eye = torch.eye(in_size, dtype=torch.float64, device='cpu')[None, None]
     if out_size is not None:
         out = F.interpolate(eye, size=(out_size, in_size), mode='bilinear', align_corners=align_corners)
     else:
         out = F.interpolate(eye, scale_factor=(scale, 1.0), mode='bilinear', align_corners=align_corners)
     return out[0, 0]
+
+
+class ResizeMatrix:
+    """A resize matrix on the host (`exact`: float64, for the intervals) and on the device of
+    the maps it resizes (`applied`: in their dtype, for the matmuls of every tile)."""
+
+    def __init__(self, exact: Tensor, like: Tensor) -> None:
+        self.exact = exact
+        self.applied = exact.to(like)
 
 
 def grow(interval: Interval, size: int, halo: int = 1) -> Interval:
@@ -75,14 +86,15 @@ class Window:
         """
         return Window(module(self.data), self.rows, self.cols).crop(rows, cols)
 
-    def resize(self, row_matrix: Tensor, col_matrix: Tensor, rows: Interval, cols: Interval) -> 'Window':
+    def resize(self, row_matrix: ResizeMatrix, col_matrix: ResizeMatrix, rows: Interval, cols: Interval) -> 'Window':
         """The window (rows, cols) of the resize whose whole-map matrices are given."""
-        r = row_matrix[rows[0]:rows[1], self.rows[0]:self.rows[1]]
-        c = col_matrix[cols[0]:cols[1], self.cols[0]:self.cols[1]]
-        assert _inside(row_matrix, rows, self.rows) and _inside(col_matrix, cols, self.cols), 'halo too small'
+        assert (_inside(row_matrix.exact, rows, self.rows)
+                and _inside(col_matrix.exact, cols, self.cols)), 'halo too small'
         data = self.data
-        out = torch.matmul(torch.matmul(r.to(data), data), c.to(data).t())
-        return Window(out, rows, cols)
+        # .to: a no-op but where autocast has made the maps another dtype than the features
+        r = row_matrix.applied[rows[0]:rows[1], self.rows[0]:self.rows[1]].to(data.dtype)
+        c = col_matrix.applied[cols[0]:cols[1], self.cols[0]:self.cols[1]].to(data.dtype)
+        return Window(torch.matmul(torch.matmul(r, data), c.t()), rows, cols)
 
 
 def _inside(matrix: Tensor, out: Interval, crop: Interval) -> bool:
