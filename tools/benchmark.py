@@ -72,23 +72,24 @@ def parse_args(argv=None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def main() -> None:
-    args = parse_args()
+def settings_from_args(args: argparse.Namespace) -> BenchmarkSettings:
+    """The settings of the command line, with the defaults of --paper-table or of a plain run."""
     defaults = PAPER_TABLE if args.paper_table else dict(
         arch='dinov2_vits14', sizes=[512, 1024, 2048], variants=list(DEFAULT_VARIANTS),
         segmentor_config=DEFAULT_SEGMENTOR_CONFIG)
-    for key, value in defaults.items():
-        if getattr(args, key) is None:
-            setattr(args, key, value)
+    chosen = {key: value if getattr(args, key) is None else getattr(args, key) for key, value in defaults.items()}
     scope = 'segmentor' if args.paper_table and args.scope == 'backbone' else args.scope
-    settings = BenchmarkSettings(
-        arch=args.arch, sizes=args.sizes, variants=args.variants,
-        scopes=['backbone', 'segmentor'] if scope == 'both' else [scope], mode=args.mode,
+    return BenchmarkSettings(
+        **chosen, scopes=['backbone', 'segmentor'] if scope == 'both' else [scope], mode=args.mode,
         batch_size=args.batch_size, device=args.device, dtype=args.dtype, warmup=args.warmup,
         repeats=args.repeats, rounds=args.rounds, threads=args.threads, vit_cfg=args.vit_cfg,
-        segmentor_config=args.segmentor_config, time_budget_s=args.time_budget_s, timeout_s=args.timeout_s,
-        head_tile=args.head_tile, paper_table=args.paper_table,
-        command=shlex.join(['python', *sys.argv]))
+        time_budget_s=args.time_budget_s, timeout_s=args.timeout_s, head_tile=args.head_tile,
+        paper_table=args.paper_table, command=shlex.join(['python', *sys.argv]))
+
+
+def main() -> None:
+    args = parse_args()
+    settings = settings_from_args(args)
     try:
         settings.validate()
     except ValueError as error:

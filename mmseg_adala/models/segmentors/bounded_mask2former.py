@@ -162,17 +162,21 @@ def _finish_mask_features(decoder, x: Tensor, coarser: Tensor) -> None:
     width, channels = x.shape[3], x.shape[1]
     rows = _chunks(x.shape[2], 4 * 4 * channels * width)
     row_matrix = resize_matrix(coarser.shape[2], x.shape[2])  # F.interpolate(size=...), align_corners=False
-    col_matrix = resize_matrix(coarser.shape[3], width)
-    source = Window(coarser, (0, coarser.shape[2]), (0, coarser.shape[3]))
     for band in rows:
-        src = span(row_matrix, (band.start, band.stop))
-        x[:, :, band] += source.crop(src, source.cols).resize(row_matrix, col_matrix, (band.start, band.stop),
-                                                             (0, width)).data
+        x[:, :, band] += _resized_rows(coarser, row_matrix, band, width)
     output = decoder.output_convs[0]
     _conv_rows_(x, output.conv, rows)
     _group_norm_(x, output.norm)
     for band in rows:
         x[:, :, band] = decoder.mask_feature(output.activate(x[:, :, band]))
+
+
+def _resized_rows(x: Tensor, row_matrix: Tensor, band: slice, width: int) -> Tensor:
+    """Rows `band` of `F.interpolate(x, size=(len(row_matrix), width))` (bilinear, align_corners
+    False): the columns of the few input rows they read resized whole, then those rows combined."""
+    src = span(row_matrix, (band.start, band.stop))
+    x = F.interpolate(x[..., src[0]:src[1], :], size=(src[1] - src[0], width), mode='bilinear', align_corners=False)
+    return torch.matmul(row_matrix[band, src[0]:src[1]].to(x), x)
 
 
 def _conv_rows_(x: Tensor, conv: nn.Conv2d, bands: Sequence[slice]) -> None:
@@ -239,11 +243,9 @@ class MaskLogitRows(RowSource):
 
     def rows(self, top: int, bottom: int) -> Tensor:
         src = span(self.row_matrix, (top, bottom))
-        masks = torch.einsum('qc,chw->qhw', self.embed, self.features[:, src[0]:src[1]])
-        masks = torch.matmul(self.row_matrix[top:bottom, src[0]:src[1]].to(masks), masks)
-        masks = F.interpolate(masks[None], size=(bottom - top, self.shape[2]), mode='bilinear',
-                              align_corners=False)[0]
-        return torch.einsum('qk,qhw->khw', self.scores, masks.sigmoid())
+        masks = torch.einsum('qc,chw->qhw', self.embed, self.features[:, src[0]:src[1]])  # the rows read only
+        band = _resized_rows(masks[None], self.row_matrix[:, src[0]:src[1]], slice(top, bottom), self.shape[2])[0]
+        return torch.einsum('qk,qhw->khw', self.scores, band.sigmoid())
 
     def all_rows(self) -> Tensor:
         """The whole (C, H, W) map (for comparisons: it is what the bands avoid holding)."""
