@@ -63,9 +63,8 @@ def bounded_mask2former(neck: Feature2Pyramid, head: Mask2FormerHead, feats: Lis
     used. `grid_tile` is the neck's tile side in patches (even, for the max pooling).
     """
     decoder = head.pixel_decoder
-    # Encoder levels low to high resolution (mmdet's order), each with its input projection.
-    projections = {3 - i: conv for i, conv in enumerate(decoder.input_convs)}
-    memories = [_projected(neck, feats, level, projections[level], grid_tile) for level in (3, 2, 1)]
+    # the encoder's levels (3, 2, 1: low to high resolution, mmdet's order) through their input projections
+    memories = [_projected(neck, feats, 3 - i, conv, grid_tile) for i, conv in enumerate(decoder.input_convs)]
     feats[1:] = [None] * 3
     memories = _encode(decoder, memories)
     mask_feature = _projected(neck, feats, 0, decoder.lateral_convs[0], grid_tile)
