@@ -48,7 +48,8 @@ class AdaLAMask2Former(AdaLAEncoderDecoder):
 
     def head_logits(self, feats: Sequence[Tensor], image_height: int, head_tile: Optional[int] = None) -> Tensor:
         """(B, C, H, W) class logits at the input's size from backbone features: MMSeg's head, or
-        the bounded one with `head_tile`-px neck tiles."""
+        the bounded one with `head_tile`-px neck tiles. The width follows from the grid's aspect
+        (exact for the square images of tools/check_head_tiling.py)."""
         size = (image_height, round(image_height * feats[0].shape[3] / feats[0].shape[2]))
         logits = []
         for i in range(len(feats[0])):
