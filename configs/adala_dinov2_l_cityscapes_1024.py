@@ -1,5 +1,5 @@
-# Stage 3 on Cityscapes at 1024x1024 crops (the paper's high-resolution setting). The paper
-# uses Mask2Former, which needs mmdet; this config uses UperNet, which MMSeg has alone.
+# Stage 3 on Cityscapes at 1024x1024 crops with UperNet, which needs MMSeg alone. The paper's
+# setting is Mask2Former: adala_dinov2_l_cityscapes_mask2former_1024.py (needs mmdet).
 # Test on whole 1024x2048 images: linear attention makes that affordable.
 _base_ = [
     './_base_/models/upernet_adala_vit_l.py', 'mmseg::_base_/datasets/cityscapes_1024x1024.py',

@@ -1,3 +1,4 @@
+import importlib.util
 import itertools
 import json
 import os.path as osp
@@ -8,8 +9,8 @@ import pytest
 import torch
 from tiny import TINY_VIT
 
-from mmseg_adala.benchmark import (DEFAULT_SEGMENTOR_CONFIG, BenchmarkSettings, build_backbone,
-                                   markdown_table, pool_rounds, scaling_rows, segmentor_model_config)
+from mmseg_adala.benchmark import (DEFAULT_SEGMENTOR_CONFIG, BenchmarkSettings, build_backbone, markdown_report,
+                                   markdown_table, paper_table, pool_rounds, scaling_rows, segmentor_model_config)
 from mmseg_adala.models import AdaLAAttention
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -202,3 +203,64 @@ def test_head_tiling_check_finds_the_tiles_exact(capsys):
     assert result['logits_shape'] == [1, 150, 68, 68]
     assert result['max_relative_difference'] < 1e-4
     assert result['argmax_identical_fraction'] == 1.0
+
+
+M2F_CITYSCAPES = osp.join(REPO, 'configs', 'adala_dinov2_l_cityscapes_mask2former_1024.py')
+
+
+def test_mask2former_config_fits_the_arch():
+    """Feature2Pyramid keeps the ViT's width, and Mask2Former's head reads it; it takes 4 blocks."""
+    model = segmentor_model_config(M2F_CITYSCAPES, 'softmax', 'dinov2_vits14')
+    assert tuple(model.backbone.out_indices) == (2, 5, 8, 11) and model.backbone.attn_type == 'softmax'
+    assert model.neck.embed_dim == 384 and model.decode_head.in_channels == [384] * 4
+    assert model.neck.norm_cfg.type == 'BN' and model.test_cfg == dict(mode='whole', head_tile=512)
+    with pytest.raises(ValueError, match='Feature2Pyramid takes 4 blocks, the ViT has 2'):
+        segmentor_model_config(M2F_CITYSCAPES, 'linear', 'dinov2_vits14', TINY_VIT)
+
+
+def test_mask2former_training_step_is_measured():
+    """A Mask2Former's training step is its loss on random labels, forward and backward."""
+    from mmseg_adala.benchmark import run_measurement
+    spec = dict(BenchmarkSettings().__dict__, scope='segmentor', size=56, variant='linear', mode='train',
+                segmentor_config=M2F_CITYSCAPES, vit_cfg=dict(TINY_VIT, depth=4), warmup=0, repeats=1,
+                batch_size=2)
+    record = run_measurement(spec)
+    assert record['status'] == 'ok', record.get('traceback')
+    assert record['peak_mb'] > 0 and len(record['times_s']) == 1
+
+
+def test_paper_table_sets_softmax_and_linear_side_by_side():
+    def record(variant, size, images_per_s, peak_mb):
+        return dict(scope='segmentor', variant=variant, size=size, status='ok', tokens=None,
+                    ms_per_image=1000 / images_per_s, images_per_s=images_per_s, peak_mb=peak_mb)
+    results = [record('softmax', 256, 2.0, 100.), record('linear', 256, 1.0, 80.),
+               record('softmax', 1024, 0.5, 4000.), record('linear', 1024, 2.0, 1000.),
+               dict(scope='segmentor', variant='softmax', size=512, status='OOM', tokens=None),
+               record('linear', 512, 4.0, 300.)]
+    table = paper_table(scaling_rows(results, ['softmax', 'linear'])['segmentor']).splitlines()
+    assert table[0] == '| | 256² | 512² | 1024² |'
+    rows = {cells[0]: cells[1:] for cells in ([c.strip() for c in line.strip('|').split('|')] for line in table[2:])}
+    assert rows['softmax img/s'] == ['2', '–', '0.5']
+    assert rows['speed-up, linear / softmax'] == ['0.50x', '–', '4.00x']
+    assert rows['paper speed-up'] == ['0.78x', '1.14x', '2.26x']
+    assert rows['memory, linear / softmax'] == ['0.80x', '–', '0.25x']
+    assert rows['paper memory'] == ['', '', '0.42x (1.38 / 3.28 GB)']
+
+
+def test_paper_table_command_defaults_to_the_papers_model(tmp_path):
+    spec = importlib.util.spec_from_file_location('benchmark_tool', osp.join(REPO, 'tools', 'benchmark.py'))
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    settings = tool.settings_from_args(tool.parse_args(['--paper-table']))
+    assert (settings.arch, list(settings.sizes), list(settings.variants), list(settings.scopes)) == (
+        'dinov2_vitl14', [256, 512, 1024], ['softmax', 'linear'], ['segmentor'])
+    assert osp.basename(settings.segmentor_config) == 'adala_dinov2_l_cityscapes_mask2former_1024.py'
+    settings.validate()
+    plain = tool.settings_from_args(tool.parse_args(['--sizes', '518']))
+    assert (plain.arch, list(plain.sizes), plain.scopes, plain.paper_table) == ('dinov2_vits14', [518], ['backbone'],
+                                                                                False)
+    with pytest.raises(ValueError, match='compares softmax and linear'):
+        tool.settings_from_args(tool.parse_args(['--paper-table', '--variants', 'linear'])).validate()
+    report = dict(command='c', settings=dict(settings.__dict__), environment={}, results=[])
+    assert "## The paper's efficiency table (segmentor: adala_dinov2_l_cityscapes_mask2former_1024.py)" in \
+        markdown_report(report)

@@ -130,6 +130,13 @@ fi
 step "Installing mmengine, mmsegmentation, timm and mmseg-adala (editable)"
 pip_install -e "$ROOT[tests]" "$SETUPTOOLS_SPEC" || fail "pip could not install the project's requirements." "check the network access to PyPI."
 
+step "Installing mmdet for the Mask2Former configs (the [mask2former] extra)"
+# mmseg's Mask2FormerHead subclasses mmdet's and silently becomes an empty module without it.
+pip_install -e "$ROOT[mask2former]" "$SETUPTOOLS_SPEC" ||
+    fail "pip could not install mmdet (the [mask2former] extra)." "check the network access to PyPI."
+"$PY" -c "import mmcv, mmengine, mmdet; from mmseg.models.decode_heads.mask2former_head import MMDET_Mask2FormerHead as base; assert base.__module__.startswith('mmdet'), base; assert mmcv.__version__ == '$MMCV_VERSION', mmcv.__version__; print('mmdet', mmdet.__version__, '| mmengine', mmengine.__version__)" ||
+    fail "mmdet is installed but mmseg's Mask2FormerHead does not import it (see the error above)." "rerun this script; if it persists, delete $VENV and rerun."
+
 step "Checking the installation"
 "$PY" -c "import mmseg_adala, mmseg.models, mmcv.ops, timm, torchvision; import torch; print('torch', torch.__version__, '| mmcv', mmcv.__version__, '| mmseg', mmseg.__version__, '| timm', timm.__version__)" ||
     fail "the environment does not import." "rerun this script; if it persists, delete $VENV and $WHEEL_DIR and rerun."

@@ -16,12 +16,14 @@ and the plot. tools/benchmark.py is the command line.
 """
 from .harness import pool_rounds, run_benchmark
 from .measure import PeakMemory, run_measurement, steady_cpu_allocator
-from .report import markdown_report, markdown_table, plot_report, scaling_rows, write_report
+from .report import (PAPER_EFFICIENCY, markdown_report, markdown_table, paper_table, plot_report, scaling_rows,
+                     write_report)
 from .settings import DTYPES, MODES, SCOPES, BenchmarkSettings, measurement_specs
 from .variants import (DEFAULT_SEGMENTOR_CONFIG, DEFAULT_VARIANTS, VARIANT_ATTENTION, VARIANTS, build_backbone,
                        build_segmentor, segmentor_model_config)
 
-__all__ = ['BenchmarkSettings', 'DEFAULT_SEGMENTOR_CONFIG', 'DEFAULT_VARIANTS', 'DTYPES', 'MODES', 'PeakMemory', 'SCOPES',
-           'VARIANTS', 'VARIANT_ATTENTION', 'build_backbone', 'build_segmentor', 'markdown_report',
-           'markdown_table', 'measurement_specs', 'plot_report', 'pool_rounds', 'run_benchmark',
-           'run_measurement', 'scaling_rows', 'segmentor_model_config', 'steady_cpu_allocator', 'write_report']
+__all__ = ['BenchmarkSettings', 'DEFAULT_SEGMENTOR_CONFIG', 'DEFAULT_VARIANTS', 'DTYPES', 'MODES', 'PAPER_EFFICIENCY',
+           'PeakMemory', 'SCOPES', 'VARIANTS', 'VARIANT_ATTENTION', 'build_backbone', 'build_segmentor',
+           'markdown_report', 'markdown_table', 'measurement_specs', 'paper_table', 'plot_report', 'pool_rounds',
+           'run_benchmark', 'run_measurement', 'scaling_rows', 'segmentor_model_config', 'steady_cpu_allocator',
+           'write_report']

@@ -12,6 +12,8 @@ from typing import Callable, List, Optional, Tuple
 
 import torch
 import torch.nn as nn
+from mmengine.structures import PixelData
+from mmseg.models.decode_heads import Mask2FormerHead
 from mmseg.structures import SegDataSample
 
 from ..models import AdaLAViT
@@ -161,6 +163,16 @@ def _network(spec: dict, device: torch.device) -> Tuple[nn.Module, AdaLAViT, Cal
             samples = [SegDataSample(metainfo=dict(img_shape=size, pad_shape=size, ori_shape=size)) for _ in x]
             return tuple(sample.pred_sem_seg.data for sample in segmentor.predict(x, samples))
         return segmentor, segmentor.backbone, inference_outputs
+
+    if isinstance(segmentor.decode_head, Mask2FormerHead):
+        def train_outputs(x):
+            # Mask2Former's step is its loss (mask matching, point sampling): on random labels.
+            labels = torch.randint(segmentor.decode_head.num_classes, (len(x), 1, *x.shape[-2:]), device=x.device)
+            size = tuple(x.shape[-2:])
+            samples = [SegDataSample(gt_sem_seg=PixelData(data=label), metainfo=dict(img_shape=size, pad_shape=size))
+                       for label in labels]
+            return tuple(segmentor.loss(x, samples).values())
+        return segmentor, segmentor.backbone, train_outputs
 
     def train_outputs(x):
         # Training runs the decode head and the auxiliary head(s) on the same features.

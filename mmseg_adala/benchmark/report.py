@@ -40,6 +40,50 @@ def scaling_rows(results: List[dict], variants: Sequence[str]) -> Dict[str, List
     return tables
 
 
+# The paper's efficiency table (DINOv2-L Mask2Former, one H100, batch 1, end to end): linear's
+# speed-up over softmax per image side and, at 1024 px, both throughputs and peak memories.
+PAPER_EFFICIENCY = {
+    256: dict(speedup=0.78),
+    512: dict(speedup=1.14),
+    1024: dict(speedup=2.26, images_per_s=(7.07, 15.95), peak_gb=(3.28, 1.38)),
+}
+
+
+def paper_table(rows: List[dict]) -> str:
+    """The paper's efficiency table: a column per image side; softmax's and linear's img/s and
+    peak memory, linear's ratio to softmax for each, and the paper's (where it gives them)."""
+    def records(row):
+        return [row['variants'].get(name, {}) for name in ('softmax', 'linear')]
+
+    def measured(row, key, spec, suffix=''):
+        return [_format(r.get(key) if r.get('status') == 'ok' else None, spec, suffix) for r in records(row)]
+
+    def ratio(row, key):
+        softmax, linear = (r.get(key) if r.get('status') == 'ok' else None for r in records(row))
+        return _format(linear / softmax if softmax and linear is not None else None, '.2f', 'x')
+
+    def paper(size, key, unit):
+        figures = PAPER_EFFICIENCY.get(size, {})
+        if key == 'speedup':
+            return _format(figures.get('speedup'), '.2f', 'x')
+        if key not in figures:
+            return ''
+        softmax, linear = figures[key]
+        return f'{linear / softmax:.2f}x ({linear:g} / {softmax:g} {unit})'
+
+    table = {name: [] for name in ('softmax img/s', 'linear img/s', 'speed-up, linear / softmax', 'paper speed-up',
+                                   'softmax peak MB', 'linear peak MB', 'memory, linear / softmax', 'paper memory')}
+    for row in rows:
+        speeds, peaks = measured(row, 'images_per_s', '.3g'), measured(row, 'peak_mb', '.0f')
+        cells = [*speeds, ratio(row, 'images_per_s'), paper(row['size'], 'speedup', ''),
+                 *peaks, ratio(row, 'peak_mb'), paper(row['size'], 'peak_gb', 'GB')]
+        for name, cell in zip(table, cells):
+            table[name].append(cell)
+    lines = ['| | ' + ' | '.join(f'{row["size"]}²' for row in rows) + ' |', '|---|' + '---:|' * len(rows)]
+    lines += [f'| {name} | ' + ' | '.join(cells) + ' |' for name, cells in table.items()]
+    return '\n'.join(lines)
+
+
 def _format(value: Optional[float], spec: str, suffix: str = '') -> str:
     return '–' if value is None else format(value, spec) + suffix
 
@@ -107,6 +151,13 @@ def markdown_report(report: dict) -> str:
             lines += ['', 'The same runs split at the backbone: head = neck, decode head and the label map at the '
                           'image\'s size (predict()); its peak counts the backbone features it holds.', '',
                       split_table(rows, settings['variants'])]
+    if settings.get('paper_table'):
+        scope = 'segmentor' if 'segmentor' in settings['scopes'] else 'backbone'
+        model = osp.basename(settings['segmentor_config']) if scope == 'segmentor' else settings['arch']
+        lines += ['', f'## The paper\'s efficiency table ({scope}: {model})', '',
+                  'Paper: DINOv2-L Mask2Former on one H100, batch 1, end to end, peak memory as the paper '
+                  'measured it (it does not say how); here: the peak above the built model, on this device.', '',
+                  paper_table(scaling_rows(report['results'], settings['variants']).get(scope, []))]
     failures = [r for r in report['results'] if r['status'] != 'ok']
     if failures:
         lines += ['', 'Failed: ' + '; '.join(f'{r["scope"]} {r["variant"]} {r["size"]}px: {r.get("error", "")}'

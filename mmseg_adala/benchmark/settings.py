@@ -25,6 +25,8 @@ class BenchmarkSettings:
         timeout_s: A measurement still running after this long is killed and recorded as 'timeout'.
         head_tile: The segmentor's test_cfg head_tile (tile side in px of its neck and head;
             0: untiled); None keeps the config's.
+        paper_table: Also report the paper's efficiency table (softmax and linear side by side
+            per size, with the paper's own ratios); needs both variants.
     """
     arch: str = 'dinov2_vits14'
     sizes: Sequence[int] = (512, 1024, 2048)
@@ -43,6 +45,7 @@ class BenchmarkSettings:
     time_budget_s: float = 600.
     timeout_s: float = 3600.
     head_tile: Optional[int] = None
+    paper_table: bool = False
     command: str = ''
 
     def validate(self) -> None:
@@ -61,6 +64,8 @@ class BenchmarkSettings:
                              f'(built with CUDA {torch.version.cuda})')
         if self.batch_size < 1 or self.repeats < 1 or self.rounds < 1 or self.warmup < 0:
             raise ValueError('batch size, repeats and rounds must be >= 1 and warm-up >= 0')
+        if self.paper_table and not {'softmax', 'linear'} <= set(self.variants):
+            raise ValueError(f'the paper table compares softmax and linear; --variants has {list(self.variants)}')
         if 'segmentor' in self.scopes:
             if not osp.isfile(self.segmentor_config):
                 raise ValueError(f'segmentor config {self.segmentor_config!r} not found')

@@ -48,7 +48,7 @@ def segmentor_model_config(config_path: str, variant: str, arch: str, vit_cfg: O
     (5, 11, 17, 23 for 24 blocks; 2, 5, 8, 11 for 12), since the config's indices are for its
     own arch; a backbone with fewer blocks than outputs gives its last block only, which
     MultiLevelNeck repeats at every scale (as configs/tiny does). The neck takes the chosen
-    width. SyncBN becomes BN (one process) and inference is whole-image (what linear
+    width (Feature2Pyramid keeps it, and the head, Mask2Former's, takes it from the neck). SyncBN becomes BN (one process) and inference is whole-image (what linear
     attention is for), with the config's other test_cfg keys; `head_tile` replaces the
     config's (0: untiled neck and head).
     """
@@ -65,10 +65,16 @@ def segmentor_model_config(config_path: str, variant: str, arch: str, vit_cfg: O
     with torch.device('meta'):  # the shape only: no memory, no initialisation
         shape = MODELS.build(dict(backbone, out_indices=(-1,)))
     depth, num_outputs = len(shape.vit.blocks), len(backbone.out_indices)
+    pyramid = model.get('neck') is not None and model.neck.type == 'Feature2Pyramid'
+    if depth < num_outputs and pyramid:
+        raise ValueError(f'{config_path}: Feature2Pyramid takes {num_outputs} blocks, the ViT has {depth}')
     if depth < num_outputs:  # too shallow for distinct outputs: MultiLevelNeck repeats a single one
         num_outputs = 1
     backbone.out_indices = tuple(math.ceil(depth * (i + 1) / num_outputs) - 1 for i in range(num_outputs))
-    if model.get('neck') is not None:
+    if pyramid:  # one map per level at the ViT's width, which the head then reads
+        model.neck.embed_dim = shape.embed_dim
+        model.decode_head.in_channels = [shape.embed_dim] * num_outputs
+    elif model.get('neck') is not None:
         model.neck.in_channels = [shape.embed_dim] * num_outputs
     model.test_cfg = dict(model.get('test_cfg') or {}, mode='whole')
     if head_tile is not None:

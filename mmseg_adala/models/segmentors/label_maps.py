@@ -7,7 +7,7 @@ resizes are linear maps), applied to the few head rows that a band of output row
 the columns are resized by MMSeg's own calls within the band; only the band is ever at full
 resolution.
 """
-from typing import Optional, Tuple
+from typing import Optional, Tuple, Union
 
 import torch
 from mmseg.models.utils import resize
@@ -16,6 +16,25 @@ from torch import Tensor
 from .windows import resize_matrix, span
 
 BAND_BYTES = 2 ** 27  # per full-resolution float map of one band; a few are alive at once
+
+
+class RowSource:
+    """(C, h, w) logits computed a band of rows at a time, for logits that are not a linear map of
+    a smaller tensor (Mask2Former's: class scores times sigmoids of resized masks).
+
+    Attributes:
+        shape: (C, h, w); dtype, device: those of the rows.
+        band_channels: channels of the widest map that computing a band holds (the band's size
+            is chosen so that one such map fits BAND_BYTES).
+    """
+    shape: Tuple[int, int, int]
+    dtype: torch.dtype
+    device: torch.device
+    band_channels: int
+
+    def rows(self, top: int, bottom: int) -> Tensor:
+        """Rows [top, bottom) of the logits, (C, bottom - top, w)."""
+        raise NotImplementedError
 
 
 class ResizeChain:
@@ -54,22 +73,25 @@ class ResizeChain:
 
 
 @torch.no_grad()
-def banded_argmax(logits: Tensor, rows: ResizeChain, cols: ResizeChain,
+def banded_argmax(logits: Union[Tensor, RowSource], rows: ResizeChain, cols: ResizeChain,
                   keep_logits: bool = False) -> Tuple[Tensor, Optional[Tensor]]:
     """(1, H, W) class ids of (C, h, w) head `logits` mapped to the image by `rows` and `cols`,
     and the (C, H, W) image-resolution logits if `keep_logits` (MMSeg's `seg_logits`)."""
     classes = logits.shape[0]
     height, width = rows.out_size, cols.out_size
     row_matrix = rows.matrix(logits.shape[1])  # on the host: the rows each band reads
-    row_weights = row_matrix.to(logits)  # on the device, once for all bands
+    row_weights = row_matrix.to(device=logits.device, dtype=logits.dtype)  # on the device, once for all bands
+    read = logits.rows if isinstance(logits, RowSource) else lambda top, bottom: logits[:, top:bottom]
     labels = torch.empty(1, height, width, dtype=torch.long, device=logits.device)
-    kept = logits.new_empty(classes, height, width) if keep_logits else None
-    band = max(1, BAND_BYTES // (classes * max(width, cols.padded) * logits.element_size()))
+    kept = torch.empty(classes, height, width, dtype=logits.dtype, device=logits.device) if keep_logits else None
+    channels = max(classes, getattr(logits, 'band_channels', classes))
+    element_size = torch.finfo(logits.dtype).bits // 8
+    band = max(1, BAND_BYTES // (channels * max(width, cols.padded) * element_size))
     for top in range(0, height, band):
         out = (top, min(top + band, height))
         src = span(row_matrix, out)
         weights = row_weights[out[0]:out[1], src[0]:src[1]]
-        x = cols.apply_last_axis(torch.matmul(weights, logits[:, src[0]:src[1]]))
+        x = cols.apply_last_axis(torch.matmul(weights, read(*src)))
         labels[0, out[0]:out[1]] = x.argmax(0)
         if kept is not None:
             kept[:, out[0]:out[1]] = x
