@@ -91,4 +91,4 @@ def check_fits_model(path: str, size: Tuple[int, int], scale: Optional[Sequence[
     aspect = max(width, height) / max(min(width, height), 1)
     raise ImageSizeError(
         f'{path}: {width}x{height} px (aspect ratio {aspect:.0f}:1) is a shape this model cannot take: {shape}, '
-        f'and the model needs at least {min_side} px per side{limit}. {fix}')
+        f'and {"the model" if min_side > 1 else "an image"} needs at least {min_side} px per side{limit}. {fix}')

@@ -1,16 +1,19 @@
 """tools/train.py's precision flags, and a mixed-precision config refused at once on a machine
 without CUDA (before: mmengine's assertion, 28 s into a full-scale run, naming no fix)."""
+import glob
 import os.path as osp
 import sys
 
 import pytest
 import torch
+from mmengine.config import Config
 from mmengine.optim import build_optim_wrapper
 from mmengine.runner import Runner
 from tiny import TINY_CONFIGS
 
 from mmseg_adala import train as train_tool
 from mmseg_adala.engine import mixed_precision
+from mmseg_adala.engine.config_files import CONFIG_ROOT
 from mmseg_adala.engine.mixed_precision import PrecisionError, require_amp_device, set_precision
 from mmseg_adala.engine.run_config import load_run_config
 
@@ -58,3 +61,15 @@ def test_amp_without_a_gpu_is_refused_at_once_naming_the_fix(tmp_path, monkeypat
     with pytest.raises(SystemExit) as usage:
         train_tool.parse_args([FULL_SCALE, '--no-amp', '--amp'])
     assert usage.value.code == 2
+
+
+
+def test_which_configs_need_a_gpu_to_train():
+    """The README's sentence, for the configs outside tests/test_configs.py's PAPER_CONFIGS (which checks its own):
+    every config but the tiny and demo ones trains in bfloat16 mixed precision."""
+    others = [path for folder in ('ablation', 'l2vit', 'lolcats')
+              for path in sorted(glob.glob(osp.join(CONFIG_ROOT, folder, '*.py')))]
+    assert len(others) >= 10
+    for path in others:
+        wrapper = Config.fromfile(path).optim_wrapper
+        assert (wrapper.type, wrapper.dtype) == ('AmpOptimWrapper', 'bfloat16'), path
