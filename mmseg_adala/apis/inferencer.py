@@ -69,7 +69,7 @@ class AdaLAInferencer(MMSegInferencer):
         self.scale = scale
         self.dtype = getattr(torch, dtype)
         self.max_pixels = max_pixels or cfg.get('max_image_pixels', DEFAULT_MAX_PIXELS)
-        self._fit_scale = None  # (scale, how it was chosen) of a keep-ratio resize: set with the pipeline
+        self._fit_scale = None  # (scale, how it was chosen) of the pipeline's keep-ratio Resize, if it has one
         super().__init__(cfg, checkpoint, device=device)
 
     def min_input_side(self) -> int:
@@ -81,11 +81,12 @@ class AdaLAInferencer(MMSegInferencer):
 
     def check_input_size(self, path: str, size: Tuple[int, int]) -> None:
         """Raise `ImageSizeError` for a `size` (W, H) image file this inferencer should not decode or cannot
-        segment: above `max_pixels`, or of an aspect ratio that the resize to `scale` would bring below
-        the model's smallest side (which OpenCV's resize fails on with a raw `inv_scale_x > 0` assertion)."""
+        segment: above `max_pixels`, or of an aspect ratio that the keep-ratio resize to `scale` would bring
+        below the model's smallest side (which OpenCV's resize fails on with a raw `inv_scale_x > 0`
+        assertion). Unresized, a side below it is the model's own `InputTooSmallError`."""
         check_pixel_limit(path, size, self.max_pixels)
-        if self._fit_scale != 'fixed':
-            scale, how = self._fit_scale or (None, 'native scale')
+        if self._fit_scale is not None:
+            scale, how = self._fit_scale
             check_fits_model(path, size, scale, self.min_input_side(), how)
 
     def forward(self, inputs, **kwargs):
@@ -111,8 +112,8 @@ class AdaLAInferencer(MMSegInferencer):
                 pipeline.insert(after_load, dict(type='Resize', scale=tuple(self.scale), keep_ratio=True))
             cfg.test_dataloader.dataset.pipeline = pipeline
         resize = next((t for t in cfg.test_dataloader.dataset.pipeline if t['type'] == 'Resize'), None)
-        if resize is not None and resize.get('scale') is not None:
+        if resize is not None and resize.get('scale') is not None and resize.get('keep_ratio'):
             how = "the config's test scale" if self.scale == 'config' else 'the scale asked for'
             scale = (resize['scale'],) * 2 if isinstance(resize['scale'], int) else tuple(resize['scale'])
-            self._fit_scale = (scale, how) if resize.get('keep_ratio') else 'fixed'
+            self._fit_scale = (scale, how)
         return super()._init_pipeline(cfg)

@@ -66,29 +66,25 @@ def rescaled_size(size: Tuple[int, int], scale: Sequence[int]) -> Tuple[int, int
     return int(width * factor + 0.5), int(height * factor + 0.5)
 
 
-def check_fits_model(path: str, size: Tuple[int, int], scale: Optional[Sequence[int]], min_side: int,
-                     how: str) -> None:
-    """Raise `ImageSizeError` if the image, resized to fit `scale` (None: not resized), has a side
-    below `min_side` px: an aspect ratio the model cannot take at that scale.
+def check_fits_model(path: str, size: Tuple[int, int], scale: Sequence[int], min_side: int, how: str) -> None:
+    """Raise `ImageSizeError` if the image, resized to fit `scale` with its aspect ratio kept, has a
+    side below `min_side` px: an aspect ratio the model cannot take at that scale (OpenCV's resize
+    fails on a 0-px side with a raw `inv_scale_x > 0` assertion; the model on fewer px than it needs).
 
     Args:
         path: The file, for the message.
         size: Its (width, height).
-        scale: The keep-ratio resize scale (W, H), or None.
+        scale: The keep-ratio resize scale (W, H).
         min_side: The model's smallest input side in px (1: what a resize can make).
         how: How the scale was chosen, for the message (e.g. "the config's test scale").
     """
     width, height = size
-    resized = rescaled_size(size, scale) if scale is not None else size
+    resized = rescaled_size(size, scale)
     if min(resized) >= min_side:
         return
-    if scale is None:
-        shape, limit, fix = f'its short side is {min(size)} px', '', 'Pad it, or scale it up'
-    else:
-        shape = f'resized to {how} {tuple(scale)}, aspect ratio kept, it would be {resized[0]}x{resized[1]} px'
-        limit = f'; at this scale it takes aspect ratios up to {max(scale) // min_side}:1'
-        fix = 'Crop it into parts closer to square, or pad it'
     aspect = max(width, height) / max(min(width, height), 1)
     raise ImageSizeError(
-        f'{path}: {width}x{height} px (aspect ratio {aspect:.0f}:1) is a shape this model cannot take: {shape}, '
-        f'and {"the model" if min_side > 1 else "an image"} needs at least {min_side} px per side{limit}. {fix}')
+        f'{path}: {width}x{height} px (aspect ratio {aspect:.0f}:1) is a shape this model cannot take: resized to '
+        f'{how} {tuple(scale)}, aspect ratio kept, it would be {resized[0]}x{resized[1]} px, and '
+        f'{"the model" if min_side > 1 else "an image"} needs at least {min_side} px per side; at this scale it '
+        f'takes aspect ratios up to {max(scale) // min_side}:1. Crop it into parts closer to square, or pad it')
