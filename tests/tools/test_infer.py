@@ -256,3 +256,11 @@ def test_outputs_on_a_full_disk_leave_no_file_under_their_names(tmp_path):
     image_files.save_outputs(tmp_path, tmp_path / 'photo.jpg', image, labels, colours, 0.5)
     np.testing.assert_array_equal(read(tmp_path / 'photo_labels.png'), labels)
     assert sorted(os.listdir(tmp_path)) == ['photo_labels.png', 'photo_mask.png', 'photo_overlay.jpg']
+
+
+def test_inference_leaves_cudnn_benchmark_off(tool, tmp_path, monkeypatch):
+    """mmseg's default_runtime asks for cuDNN autotuning, which would run again for every new image size."""
+    monkeypatch.setattr(torch.backends.cudnn, 'benchmark', False)
+    write_synthetic_image(tmp_path / 'image.jpg', size=(64, 96))
+    assert tool.main([*RANDOM_WEIGHTS, str(tmp_path / 'image.jpg'), '--out-dir', str(tmp_path / 'out'), *CPU]) == 0
+    assert torch.backends.cudnn.benchmark is False
