@@ -1,5 +1,6 @@
-"""load_run_config puts the sample checks into every data pipeline a config has (training,
-validation, test, test-time augmentation), once, with the model's classes and the pixel limit."""
+"""checked_pipelines (applied by load_run_config) puts the sample checks into every data pipeline a
+config has (training, validation, test, test-time augmentation), once, with the model's classes and
+the pixel limit."""
 import os.path as osp
 
 from mmengine.config import Config
