@@ -15,7 +15,7 @@ import torch
 from mmengine.config import Config
 from mmseg.apis import MMSegInferencer, init_model
 
-from mmseg_adala.datasets.image_size import DEFAULT_MAX_PIXELS, check_fits_model, check_pixel_limit
+from mmseg_adala.datasets.image_size import DEFAULT_MAX_PIXELS, check_fits_model, check_pixel_limit, header_size
 from mmseg_adala.engine import load_segmentor_checkpoint
 
 Scale = Union[str, Tuple[int, int]]
@@ -88,6 +88,14 @@ class AdaLAInferencer(MMSegInferencer):
         if self._fit_scale is not None:
             scale, how = self._fit_scale
             check_fits_model(path, size, scale, self.min_input_side(), how)
+
+    def preprocess(self, inputs, batch_size: int = 1, **kwargs):
+        """MMSeg's, after every image file is checked from its header (`check_input_size`), before any is decoded."""
+        for path in inputs:
+            size = header_size(path) if isinstance(path, str) else None
+            if size is not None:
+                self.check_input_size(path, size)
+        return super().preprocess(inputs, batch_size, **kwargs)
 
     def forward(self, inputs, **kwargs):
         """MMSeg's forward (`test_step`), under autocast when `dtype` is a half type."""
