@@ -10,6 +10,8 @@ from typing import List
 from mmengine.runner import Runner
 
 import mmseg_adala  # noqa: F401  (registers our modules)
+from mmseg_adala.datasets.image_size import ImageSizeError
+from mmseg_adala.datasets.sample_checks import DataCheckError, LabelMapError, assert_dataset_is_sound
 from mmseg_adala.engine.checkpoint_file import CheckpointFileError, read_checkpoint
 from mmseg_adala.engine.checkpoint_fit import SEGMENTOR_CHECKPOINT, CheckpointMismatchError
 from mmseg_adala.engine.config_check import ConfigKeyError
@@ -27,6 +29,9 @@ def parse_args(argv=None):
     parser.add_argument('--show-dir', help='folder for painted predictions')
     parser.add_argument('--wait-time', type=float, default=2, help='seconds between shown images')
     parser.add_argument('--tta', action='store_true', help='test-time augmentation (config tta_model)')
+    parser.add_argument('--check-data', action='store_true',
+                        help='before testing, read every image header and label map of the test set once, '
+                             'and stop with a list of the bad ones')
     parser.add_argument('--cfg-options', nargs='+', action=CfgOptionsAction, help='override config settings')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
@@ -60,6 +65,9 @@ def main(argv=None):
     except (ConfigKeyError, ConfigNotFoundError) as error:
         sys.exit(f'{osp.basename(sys.argv[0])}: {error}')  # as argparse names the program
     cfg.load_from = args.checkpoint
+    # mmseg's default_runtime autotunes cuDNN for every new input shape: whole images of many sizes
+    # would each pay for it, for no gain.
+    cfg.env_cfg = dict(cfg.get('env_cfg') or {}, cudnn_benchmark=False)
     # mmengine loads with strict=False: refuse a checkpoint that leaves weights unset or set wrong.
     cfg.custom_hooks = [*cfg.custom_hooks, dict(type='CheckpointFitHook')]
     if args.show or args.show_dir:
@@ -85,8 +93,10 @@ def main(argv=None):
         sys.exit(f'{program}: empty test image files (0 bytes), {len(empty)} in all: {", ".join(empty[:5])}'
                  + (' ...' if len(empty) > 5 else '') + '. Restore them from the dataset\'s archive.')
     try:
+        if args.check_data:
+            assert_dataset_is_sound(runner.test_dataloader.dataset, 'the test set')
         return runner.test()
-    except CheckpointMismatchError as error:
+    except (CheckpointMismatchError, DataCheckError, LabelMapError, ImageSizeError) as error:
         sys.exit(f'{program}: {error}')
 
 

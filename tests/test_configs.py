@@ -38,6 +38,7 @@ PAPER_CONFIGS = sorted(glob.glob(osp.join(CONFIGS, '*.py')) + glob.glob(osp.join
 def test_every_config_loads_and_logs_its_effective_batch(path):
     cfg = Config.fromfile(path)
     assert 'EffectiveBatchHook' in [hook['type'] for hook in cfg.custom_hooks]
+    assert (cfg.optim_wrapper.type, cfg.optim_wrapper.dtype) == ('AmpOptimWrapper', 'bfloat16')  # README: needs a GPU
 
 
 @pytest.mark.parametrize('name, images, steps', [

@@ -1,5 +1,7 @@
 """Tiny DINOv2-shaped models and data for the tests: every test runs in seconds on CPU."""
 import os.path as osp
+import struct
+import zlib
 
 import cv2
 import numpy as np
@@ -41,3 +43,20 @@ def make_image_folder(folder, count: int, seed: int = 0) -> str:
         image = cv2.GaussianBlur((rng.random((96, 128, 3)) * 255).astype(np.uint8), (9, 9), 3)
         cv2.imwrite(str(folder / f'{i:03d}.jpg'), image)
     return str(folder)
+
+
+def synthetic_data_options(data: str) -> list:
+    """`--cfg-options` that run the tiny stage-3 config on the synthetic ADE20K set in `data`, backbone at random."""
+    return [f'{split}_dataloader.dataset.data_root={data}' for split in ('train', 'val', 'test')] + [
+        'model.backbone.init_cfg=None']
+
+
+def write_png_header(path, width, height):
+    """A PNG that declares width x height (8-bit grey) and holds only the start of its pixels: all a
+    header reader needs, and what a decoder would take gigabytes for."""
+    def chunk(kind, data):
+        return struct.pack('>I', len(data)) + kind + data + struct.pack('>I', zlib.crc32(kind + data))
+    ihdr = struct.pack('>IIBBBBB', width, height, 8, 0, 0, 0, 0)
+    path.write_bytes(b'\x89PNG\r\n\x1a\n' + chunk(b'IHDR', ihdr) + chunk(b'IDAT', zlib.compress(bytes(width + 1)))
+                     + chunk(b'IEND', b''))
+    return path

@@ -16,7 +16,8 @@ For each image `<stem>.<ext>`, --out-dir receives `<stem>_labels.png` (uint8 cla
 Files with these names found in input folders or patterns are taken for outputs of an
 earlier run and skipped. Before any image is computed the tool stops if an argument matches
 no image, if an output would overwrite a file that the arguments match, or if --out-dir
-cannot be written.
+cannot be written. An image above --max-pixels, or of an aspect ratio the model cannot take
+at the chosen scale, fails (and only it) before it is decoded, its header says so.
 """
 import argparse
 import sys
@@ -31,6 +32,7 @@ from mmseg_adala.apis import (AdaLAInferencer, ImageInputError, check_no_input_i
                               colour_table, find_images, read_image, save_outputs)
 from mmseg_adala.apis.image_files import OUTPUT_SUFFIXES
 from mmseg_adala.apis.inferencer import DTYPES
+from mmseg_adala.datasets.image_size import DEFAULT_MAX_PIXELS, header_size
 from mmseg_adala.engine import CheckpointMismatchError
 from mmseg_adala.engine.checkpoint_file import CheckpointFileError
 
@@ -72,6 +74,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--dtype', choices=DTYPES, default='float32',
                         help='bfloat16/float16: autocast over float32 weights (attention statistics stay float32)')
     parser.add_argument('--opacity', type=float, default=0.5, help='weight of the mask in the overlay')
+    parser.add_argument('--max-pixels', type=int, default=None,
+                        help="refuse images with more pixels, from their header, before decoding (default: the "
+                             f"config's max_image_pixels, else {DEFAULT_MAX_PIXELS} = 16384^2)")
     parser.add_argument('--cfg-options', nargs='+', action=DictAction, help='override config settings')
     return parser.parse_args(argv)
 
@@ -91,7 +96,7 @@ def main(argv=None) -> int:
         inferencer = AdaLAInferencer(
             args.config, None if args.checkpoint.lower() == 'none' else args.checkpoint, scale=args.scale,
             mode=args.mode, crop_size=args.crop_size, stride=args.stride, device=args.device,
-            cfg_options=args.cfg_options, dtype=args.dtype)
+            cfg_options=args.cfg_options, dtype=args.dtype, max_pixels=args.max_pixels)
     except (ImageInputError, CheckpointFileError, CheckpointMismatchError) as error:
         raise SystemExit(f'error: {error}')
     inferencer.show_progress = False  # one bar over all images below, not one per image
@@ -102,12 +107,16 @@ def main(argv=None) -> int:
     start = time.perf_counter()
     for path in images:
         try:
+            size = header_size(str(path))
+            if size is not None:
+                inferencer.check_input_size(str(path), size)
             image = read_image(path)  # decoded once, for the forward pass and the overlay
             labels = inferencer(image)['predictions']
             save_outputs(out_dir, path, image, labels, colours, args.opacity)
         except Exception as error:  # one unreadable image (or one too large) must not stop the rest
             failed.append(path)
-            print(f'\nfailed: {path}: {type(error).__name__}: {error}', file=sys.stderr, flush=True)
+            said = str(error).removeprefix(f'{path}: ')  # an ImageSizeError names the file itself
+            print(f'\nfailed: {path}: {type(error).__name__}: {said}', file=sys.stderr, flush=True)
         bar.update()
     seconds = (time.perf_counter() - start) / len(images)
     print(f'\n{len(images) - len(failed)} images done, {len(failed)} failed, '

@@ -2,7 +2,9 @@
 any work, reading an image with the reason it cannot be read, and the written outputs.
 
 For each image `<stem>.<ext>` the outputs are `<stem>_labels.png` (uint8 class ids),
-`<stem>_mask.png` (the ids in the dataset's palette colours) and `<stem>_overlay.jpg`.
+`<stem>_mask.png` (the ids in the dataset's palette colours) and `<stem>_overlay.jpg`, each
+written atomically: a full disk or a kill leaves the previous file or none, never a 0-byte or
+half-written one under an output's name.
 """
 import glob
 import tempfile
@@ -13,6 +15,8 @@ from typing import List, Optional, Sequence, Tuple
 import cv2
 import numpy as np
 from mmcv.transforms import LoadImageFromFile
+
+from ..engine.atomic_file import atomic_write
 
 IMAGE_SUFFIXES = {'.jpg', '.jpeg', '.png', '.webp', '.bmp', '.tif', '.tiff'}
 OUTPUT_SUFFIXES = ('_labels.png', '_mask.png', '_overlay.jpg')
@@ -130,10 +134,13 @@ def colour_table(palette: Optional[Sequence[Sequence[int]]]) -> np.ndarray:
 
 def save_outputs(out_dir: Path, image_path: Path, image: np.ndarray, labels: np.ndarray,
                  colours: np.ndarray, opacity: float) -> None:
-    """Writes the label map, its colours and their blend with `image`, all at the image's size."""
+    """Writes the label map, its colours and their blend with `image`, all at the image's size, atomically."""
     labels = labels.astype(np.uint8)
     mask = colours[labels]
     overlay = cv2.addWeighted(image, 1 - opacity, mask, opacity, 0)
     for path, array in zip(output_paths(out_dir, image_path), (labels, mask, overlay)):
-        if not cv2.imwrite(str(path), array):
-            raise OSError(f'could not write {path}')
+        encoded, data = cv2.imencode(path.suffix, array)
+        if not encoded:
+            raise OSError(f'could not encode {path}')
+        with atomic_write(path) as f:
+            f.write(data.tobytes())

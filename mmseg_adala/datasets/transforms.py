@@ -1,10 +1,12 @@
 """Transforms for the unlabeled distillation stages that mmcv and mmseg lack.
 
-`LoadImageOrSkip` turns an unreadable image into a skipped sample instead of a crash, which a
-multi-day run over ImageNet-22K (where a few files are always broken) needs.
+`LoadImageOrSkip` turns an unreadable image (or one above the pixel limit) into a skipped sample
+instead of a crash, which a multi-day run over ImageNet-22K (where a few files are always
+broken) needs.
 `RandomResizedCrop` is the Inception-style crop that DINOv2 trains with; mmcv only has the
 fixed-ratio resizes that segmentation uses.
 """
+import io
 import math
 from typing import Optional, Sequence, Tuple, Union
 
@@ -15,12 +17,15 @@ from mmengine import fileio
 from mmengine.logging import MMLogger
 from mmseg.registry import TRANSFORMS
 
+from .image_size import DEFAULT_MAX_PIXELS, header_size, pixel_limit_problem
+
 
 @TRANSFORMS.register_module()
 class LoadImageOrSkip(BaseTransform):
     """Load an image like mmcv's ``LoadImageFromFile``, but skip it if it cannot be read.
 
-    A missing, empty or corrupt file makes the transform log a warning that names the file and
+    A missing, empty or corrupt file, or one of more than `max_pixels` pixels (read from its
+    header, before decoding), makes the transform log a warning that names the file and
     the reason, count it in `num_skipped` and return None; mmengine's ``BaseDataset`` then
     draws another index (see ``UnlabeledImageFolder``'s ``max_refetch``).
 
@@ -34,6 +39,7 @@ class LoadImageOrSkip(BaseTransform):
         color_type: `flag` of :func:`mmcv.imfrombytes` ('color', 'grayscale', 'unchanged').
         imdecode_backend: `backend` of :func:`mmcv.imfrombytes` ('cv2', 'pillow', ...).
         backend_args: arguments of the mmengine file backend, for images that are not local.
+        max_pixels: the most pixels an image may have (the config's `max_image_pixels`).
 
     Attributes:
         num_skipped: how many images this object has skipped. Each dataloader worker process
@@ -41,11 +47,13 @@ class LoadImageOrSkip(BaseTransform):
     """
 
     def __init__(self, to_float32: bool = False, color_type: str = 'color',
-                 imdecode_backend: str = 'cv2', backend_args: Optional[dict] = None) -> None:
+                 imdecode_backend: str = 'cv2', backend_args: Optional[dict] = None,
+                 max_pixels: int = DEFAULT_MAX_PIXELS) -> None:
         self.to_float32 = to_float32
         self.color_type = color_type
         self.imdecode_backend = imdecode_backend
         self.backend_args = None if backend_args is None else backend_args.copy()
+        self.max_pixels = max_pixels
         self.num_skipped = 0
 
     def _read(self, filename: str) -> Tuple[Optional[np.ndarray], str]:
@@ -54,6 +62,10 @@ class LoadImageOrSkip(BaseTransform):
             img_bytes = fileio.get(filename, backend_args=self.backend_args)
             if not img_bytes:
                 return None, 'the file is empty'
+            size = header_size(io.BytesIO(img_bytes))
+            too_large = size and pixel_limit_problem(size, self.max_pixels)
+            if too_large:
+                return None, too_large
             img = mmcv.imfrombytes(img_bytes, flag=self.color_type,
                                    backend=self.imdecode_backend)
         except Exception as err:  # any failure to read one file is a skip, never a crash
@@ -80,7 +92,7 @@ class LoadImageOrSkip(BaseTransform):
     def __repr__(self) -> str:
         return (f'{self.__class__.__name__}(to_float32={self.to_float32}, '
                 f"color_type='{self.color_type}', imdecode_backend='{self.imdecode_backend}', "
-                f'backend_args={self.backend_args})')
+                f'backend_args={self.backend_args}, max_pixels={self.max_pixels})')
 
 
 @TRANSFORMS.register_module()

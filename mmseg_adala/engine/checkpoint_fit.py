@@ -1,4 +1,6 @@
-"""Evaluation refuses a checkpoint that does not fit the model, instead of scoring random weights.
+"""Evaluation refuses a checkpoint that does not fit the model, instead of scoring random weights;
+resuming refuses one that does not fit the model or the optimizer, instead of pages of key
+warnings and torch's `loaded state dict has a different number of parameter groups`.
 
 mmengine loads checkpoints with `strict=False`: a backbone export, a stage-1/2 checkpoint or
 a plain ViT state dict under a segmentor config print key warnings, leave the model partly
@@ -15,6 +17,7 @@ from typing import Dict, List, Optional
 import torch.nn as nn
 from mmengine.hooks import Hook
 from mmengine.model import BaseTTAModel, is_model_wrapper
+from mmengine.optim import OptimWrapperDict
 from mmengine.runner.checkpoint import load_state_dict
 from mmseg.registry import HOOKS, MODELS
 
@@ -60,7 +63,7 @@ def _likely_cause(state: Dict, meta: dict) -> str:
         return ('it holds a ViT\'s weights (timm or DINOv2 layout), not a segmentor: they initialise the '
                 'backbone (model.backbone.init_cfg.checkpoint); train stage 3 and evaluate that run\'s iter_*.pth')
     return ('it is a segmentor trained with another model config (model size, heads, number of classes): '
-            'evaluate it with the config it was trained with')
+            'use it with the config it was trained with')
 
 
 def _literal(node: ast.AST):
@@ -152,7 +155,7 @@ def assert_checkpoint_fits(model: nn.Module, checkpoint: dict, filename: str,
     if attention:
         raise CheckpointMismatchError(
             f'{filename} was trained with another attention than the config\'s ({attention}): the weights fit '
-            'but would compute something else. Evaluate it with the config it was trained with.')
+            'but would compute something else. Use it with the config it was trained with.')
 
 
 def load_segmentor_checkpoint(model: nn.Module, filename: str, model_cfg: Optional[dict] = None) -> dict:
@@ -167,9 +170,55 @@ def load_segmentor_checkpoint(model: nn.Module, filename: str, model_cfg: Option
     return checkpoint
 
 
+def _group_sizes(optimizer_state: dict) -> List[int]:
+    return [len(group['params']) for group in optimizer_state.get('param_groups', [])]
+
+
+def _groups(sizes: List[int]) -> str:
+    shown = ', '.join(map(str, sizes[:6])) + (', ...' if len(sizes) > 6 else '')
+    return f'{len(sizes)} parameter groups ({sum(sizes)} parameters: {shown} per group)'
+
+
+def assert_optimizer_fits(optim_wrapper, checkpoint: dict, filename: str) -> None:
+    """Raise `CheckpointMismatchError` unless the checkpoint's optimizer state has the
+    parameter groups of `optim_wrapper` (an `OptimWrapper` or `OptimWrapperDict`), group for group.
+
+    The groups come from the optimizer constructor (layer decay, `paramwise_cfg`) and from which
+    parameters train, so another config's checkpoint has other groups even where the model fits.
+    """
+    saved = checkpoint.get('optimizer')
+    if saved is None:
+        return
+    wrappers = dict(optim_wrapper.items()) if isinstance(optim_wrapper, OptimWrapperDict) else {'': optim_wrapper}
+    for name, wrapper in wrappers.items():
+        state = saved.get(name, {}) if name else saved
+        theirs = _group_sizes(state)
+        ours = [len(group['params']) for group in wrapper.optimizer.param_groups]
+        if theirs != ours:
+            raise CheckpointMismatchError(
+                f'{filename} does not fit the config\'s optimizer{f" {name!r}" if name else ""}: the checkpoint holds '
+                f'{_groups(theirs)}, the config\'s optimizer has {_groups(ours)}.\nLikely cause: it was trained '
+                'with another config (optimizer constructor, paramwise_cfg or layer decay, or other parameters '
+                'trained). Resume it with the config it was trained with, or start a new run from its weights '
+                f'(--cfg-options load_from={filename}, without --resume).')
+
+
 @HOOKS.register_module()
 class CheckpointFitHook(Hook):
-    """Applies `assert_checkpoint_fits` to the checkpoint the runner loads (tools/test.py adds it)."""
+    """Applies `assert_checkpoint_fits` to the checkpoint the runner loads, before any of it is loaded.
+
+    tools/test.py adds it; tools/train.py adds it with `resume=True` when it resumes, and then
+    the optimizer's parameter groups must fit too (`assert_optimizer_fits`).
+
+    Args:
+        resume: The checkpoint is resumed: check the optimizer state as well.
+    """
+
+    def __init__(self, resume: bool = False) -> None:
+        self.resume = resume
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
-        assert_checkpoint_fits(runner.model, checkpoint, runner.cfg.get('load_from'), runner.cfg.model)
+        filename = runner.cfg.get('load_from')
+        assert_checkpoint_fits(runner.model, checkpoint, filename, runner.cfg.model)
+        if self.resume:
+            assert_optimizer_fits(runner.optim_wrapper, checkpoint, filename)

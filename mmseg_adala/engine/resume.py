@@ -3,15 +3,16 @@
 mmengine resumes from the path in `work_dir/last_checkpoint`: when that file is missing it
 silently starts over (overwriting the run's checkpoints and exports), when it is empty it
 fails with an empty path, and it never falls back from a damaged checkpoint. Here the
-checkpoints themselves are the record: the newest one that loads is resumed, and a run
-never starts from scratch on top of another run's files.
+checkpoints themselves are the record: the newest one that loads and holds only finite
+numbers is resumed, and a run never starts from scratch on top of another run's files.
 """
 import glob
 import logging
 import os.path as osp
 import re
-from typing import List, Optional
+from typing import Dict, List, Optional
 
+import torch
 from mmengine.logging import print_log
 
 from .checkpoint_file import CheckpointFileError, read_checkpoint
@@ -30,11 +31,29 @@ def saved_checkpoints(work_dir: str) -> List[str]:
     return sorted(paths, key=lambda p: int(CHECKPOINT_NAME.fullmatch(osp.basename(p)).group(2)), reverse=True)
 
 
+def _tensors(tree, prefix: str = '') -> Dict[str, torch.Tensor]:
+    """The tensors in nested dicts and lists, by their dotted path."""
+    if isinstance(tree, torch.Tensor):
+        return {prefix: tree}
+    items = tree.items() if isinstance(tree, dict) else enumerate(tree) if isinstance(tree, (list, tuple)) else ()
+    return {path: t for key, value in items for path, t in _tensors(value, f'{prefix}.{key}' if prefix else
+                                                                         str(key)).items()}
+
+
+def non_finite_tensors(checkpoint: dict) -> List[str]:
+    """The weights, buffers and optimizer states of `checkpoint` that hold NaN or inf."""
+    tensors = {**_tensors(checkpoint.get('state_dict', {}), 'state_dict'),
+               **_tensors(checkpoint.get('optimizer', {}), 'optimizer')}
+    return [name for name, tensor in tensors.items()
+            if tensor.is_floating_point() and not torch.isfinite(tensor).all()]
+
+
 def unloadable_reason(path: str) -> Optional[str]:
     """Why `path` is not a checkpoint training can resume from, or None if it is.
 
-    The file is memory-mapped, so only its index and small objects are read: a truncated
-    file (a write that was cut short) fails here at once, as would a foreign file.
+    The file is memory-mapped: a truncated file (a write that was cut short) fails at once,
+    as would a foreign file; otherwise its tensors are read once, for NaN and inf (a run that
+    diverged before `NonFiniteCheckHook` guarded it saved such checkpoints).
     """
     try:
         checkpoint = read_checkpoint(path, mmap=True)
@@ -42,6 +61,10 @@ def unloadable_reason(path: str) -> Optional[str]:
         return f'it {error.problem}'
     if not {'meta', 'state_dict'} <= checkpoint.keys():
         return 'it is not a training checkpoint (no meta and state_dict)'
+    broken = non_finite_tensors(checkpoint)
+    if broken:
+        return (f'it holds NaN or inf in {len(broken)} tensors (e.g. {", ".join(broken[:3])}): the run had '
+                'diverged when it was saved')
     return None
 
 

@@ -6,7 +6,8 @@ import torch
 import torch.distributed as dist
 from mmengine.config import Config, DictAction
 
-from .config_check import check_hook_arguments, check_option_keys
+from .checked_pipelines import checked_pipelines
+from .config_check import check_hook_arguments, check_option_keys, check_option_types
 from .config_files import find_config
 
 
@@ -26,22 +27,34 @@ def load_run_config(config: str, launcher: str = 'none', work_dir: Optional[str]
     """The config (a file, or a shipped config's name: `find_config`) with command-line
     overrides, its work_dir (default work_dirs/<name>) and launcher.
 
-    A config that does not exist raises `ConfigNotFoundError`; overrides that nothing would read
-    and hook arguments that do not exist raise `ConfigKeyError` here, before any training;
-    checkpoints are made resumable (`resumable_checkpoints`).
+    A config that does not exist raises `ConfigNotFoundError`; overrides that nothing would read,
+    or text where the config holds a number (`ConfigValueError`), and hook arguments that do not
+    exist raise `ConfigKeyError` here, before any training; checkpoints are made resumable
+    (`resumable_checkpoints`), training stops at a NaN (`NonFiniteCheckHook`) and the data
+    pipelines check what they read (`checked_pipelines`).
     """
     cfg = Config.fromfile(find_config(config))
     cfg.launcher = launcher
     if cfg_options:
         check_option_keys(cfg, cfg_options)
+        check_option_types(cfg, cfg_options)
         cfg.merge_from_dict(cfg_options)
-    check_hook_arguments(cfg)
     cfg.work_dir = work_dir or cfg.get('work_dir') or osp.join(
         './work_dirs', osp.splitext(osp.basename(config))[0])
     if launcher != 'none' and not torch.cuda.is_available():
         use_cpu_process_group(cfg)
     resumable_checkpoints(cfg)
+    add_custom_hook(cfg, 'NonFiniteCheckHook')
+    check_hook_arguments(cfg)
+    checked_pipelines(cfg)
     return cfg
+
+
+def add_custom_hook(cfg: Config, hook_type: str, **kwargs) -> None:
+    """Append `dict(type=hook_type, **kwargs)` to `cfg.custom_hooks` unless a hook of that type is there."""
+    custom_hooks = list(cfg.get('custom_hooks') or [])
+    if not any(isinstance(hook, dict) and hook.get('type') == hook_type for hook in custom_hooks):
+        cfg.custom_hooks = custom_hooks + [dict(type=hook_type, **kwargs)]
 
 
 def resumable_checkpoints(cfg: Config) -> None:
@@ -54,9 +67,7 @@ def resumable_checkpoints(cfg: Config) -> None:
     checkpoint = (cfg.get('default_hooks') or {}).get('checkpoint')
     if checkpoint is not None and not checkpoint.get('backend_args') and not checkpoint.get('file_client_args'):
         checkpoint['backend_args'] = dict(backend='atomic_local')
-    custom_hooks = list(cfg.get('custom_hooks') or [])
-    if not any(isinstance(hook, dict) and hook.get('type') == 'RandomStateHook' for hook in custom_hooks):
-        cfg.custom_hooks = custom_hooks + [dict(type='RandomStateHook')]
+    add_custom_hook(cfg, 'RandomStateHook')
 
 
 def use_cpu_process_group(cfg: Config) -> None:

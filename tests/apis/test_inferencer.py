@@ -10,7 +10,10 @@ import torch
 from mmengine.runner import save_checkpoint
 from mmseg.apis import init_model
 
+from tiny import write_png_header
+
 from mmseg_adala.apis import AdaLAInferencer
+from mmseg_adala.datasets.image_size import ImageSizeError
 from mmseg_adala.datasets.synthetic_ade20k import synthetic_metainfo, write_synthetic_image
 from mmseg_adala.engine import CheckpointMismatchError
 
@@ -86,3 +89,12 @@ def test_half_precision_labels_mostly_equal_float32(tmp_path, checkpoint):
         assert half.shape == full.shape and (half == full).mean() > 0.9
     with pytest.raises(ValueError, match='dtype'):
         AdaLAInferencer(CONFIG, str(checkpoint), device='cpu', dtype='int8')
+
+
+def test_image_files_are_checked_from_their_headers_before_any_is_decoded(tmp_path, monkeypatch):
+    write_synthetic_image(tmp_path / 'fine.jpg', size=(64, 64))
+    huge = write_png_header(tmp_path / 'huge.png', 30000, 30000)
+    inferencer = AdaLAInferencer(CONFIG, None, device='cpu', cfg_options={'model.backbone.init_cfg': None})
+    monkeypatch.setattr(inferencer, 'pipeline', lambda item: pytest.fail('an image was loaded'))
+    with pytest.raises(ImageSizeError, match=f'{huge}: 30000x30000 px = 900,000,000 pixels is above the limit'):
+        inferencer([str(tmp_path / 'fine.jpg'), str(huge)])

@@ -7,8 +7,11 @@ model where they need to (forward shapes, equality with `mmseg.apis.inference_mo
 """
 import importlib.util
 import os
+import resource
+import signal
 import subprocess
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 import cv2
@@ -17,7 +20,9 @@ import pytest
 import torch
 from mmengine.runner import save_checkpoint
 from mmseg.apis import inference_model, init_model
+from tiny import write_png_header
 
+from mmseg_adala.apis import image_files
 from mmseg_adala.datasets.synthetic_ade20k import synthetic_metainfo, write_synthetic_image
 from mmseg_adala.models.backbones.adala_vit import AdaLAViT
 
@@ -190,3 +195,72 @@ def test_labels_equal_mmseg_inference_model(tool, tmp_path):
     assert len(np.unique(labels)) > 1  # a constant map would make the comparison weak
     palette_bgr = np.asarray(meta['palette'], np.uint8)[:, ::-1]
     np.testing.assert_array_equal(read(out / 'image_mask.png'), palette_bgr[labels])
+
+
+
+def test_an_image_above_the_pixel_limit_fails_before_it_is_decoded(tool, tmp_path, capsys, monkeypatch):
+    """Before: a 0.9 MB 30000x30000 PNG was decoded to 2.7 GB (and asked for 7 GB more)."""
+    huge = write_png_header(tmp_path / 'huge.png', 30000, 30000)
+    write_synthetic_image(tmp_path / 'big.jpg', size=(100, 120))
+    write_synthetic_image(tmp_path / 'small.jpg', size=(60, 80))
+    decoded, read_image = [], image_files.read_image
+    monkeypatch.setattr(tool, 'read_image', lambda path: decoded.append(path.name) or read_image(path))
+
+    assert tool.main([*RANDOM_WEIGHTS, str(tmp_path), '--out-dir', str(tmp_path / 'out'), *CPU]) == 1
+    assert tool.main([*RANDOM_WEIGHTS, str(tmp_path / 'big.jpg'), str(tmp_path / 'small.jpg'), '--max-pixels',
+                      '11000', '--out-dir', str(tmp_path / 'limited'), *CPU]) == 1
+
+    failures = capsys.readouterr().err
+    assert (f'failed: {huge}: ImageSizeError: 30000x30000 px = 900,000,000 pixels is above the limit of 268,435,456 '
+            '(16384^2); decoded it would take 2.7 GB') in failures
+    assert f'failed: {tmp_path / "big.jpg"}: ImageSizeError: 120x100 px = 12,000 pixels is above the limit of ' \
+           '11,000;' in failures
+    assert decoded == ['big.jpg', 'small.jpg', 'small.jpg']
+    assert sorted(p.name for p in (tmp_path / 'limited').iterdir()) == ['small_labels.png', 'small_mask.png',
+                                                                      'small_overlay.jpg']
+
+
+def test_an_aspect_ratio_the_model_cannot_take_is_named(tool, tmp_path, capsys):
+    """Before: OpenCV's `(-215:Assertion failed) ... inv_scale_x > 0` from the config's Resize."""
+    cv2.imwrite(str(tmp_path / 'strip.png'), np.zeros((10, 60000, 3), np.uint8))
+    assert tool.main([*RANDOM_WEIGHTS, str(tmp_path / 'strip.png'), '--out-dir', str(tmp_path / 'out'), *CPU]) == 1
+    assert (f"failed: {tmp_path / 'strip.png'}: ImageSizeError: 60000x10 px (aspect ratio 6000:1) is a shape this "
+            "model cannot take: resized to the config's test scale (128, 128), aspect ratio kept, it would be 128x0 "
+            'px, and the model needs at least 15 px per side; at this scale it takes aspect ratios up to 8:1') \
+        in capsys.readouterr().err
+
+
+@contextmanager
+def full_disk(free_bytes):
+    """This process may write no file past `free_bytes` (the kernel's RLIMIT_FSIZE): as on a full disk, a
+    write fails part way (EFBIG rather than ENOSPC) and leaves what it wrote."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    handler = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # else the kernel kills the process
+    resource.setrlimit(resource.RLIMIT_FSIZE, (free_bytes, hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+        signal.signal(signal.SIGXFSZ, handler)
+
+
+def test_outputs_on_a_full_disk_leave_no_file_under_their_names(tmp_path):
+    """Before: 0-byte `_labels.png` and `_mask.png` under the final names. OpenCV writes a small PNG (a
+    label map of one class) through a buffer whose failure it never sees, and reports success."""
+    image = np.random.default_rng(0).integers(0, 256, (200, 300, 3), np.uint8)
+    labels = np.zeros((200, 300), np.uint8)
+    colours = image_files.colour_table(None)
+    with full_disk(free_bytes=0), pytest.raises(OSError):
+        image_files.save_outputs(tmp_path, tmp_path / 'photo.jpg', image, labels, colours, 0.5)
+    assert os.listdir(tmp_path) == []
+    image_files.save_outputs(tmp_path, tmp_path / 'photo.jpg', image, labels, colours, 0.5)
+    np.testing.assert_array_equal(read(tmp_path / 'photo_labels.png'), labels)
+    assert sorted(os.listdir(tmp_path)) == ['photo_labels.png', 'photo_mask.png', 'photo_overlay.jpg']
+
+
+def test_inference_leaves_cudnn_benchmark_off(tool, tmp_path, monkeypatch):
+    """mmseg's default_runtime asks for cuDNN autotuning, which would run again for every new image size."""
+    monkeypatch.setattr(torch.backends.cudnn, 'benchmark', False)
+    write_synthetic_image(tmp_path / 'image.jpg', size=(64, 96))
+    assert tool.main([*RANDOM_WEIGHTS, str(tmp_path / 'image.jpg'), '--out-dir', str(tmp_path / 'out'), *CPU]) == 0
+    assert torch.backends.cudnn.benchmark is False
