@@ -226,7 +226,8 @@ def segment_highres(root: str, checkpoint: str) -> float:
     """Segments a 2048x2048 context scene whole with tools/infer.py; returns its mIoU.
 
     The scene is drawn at 2048 px (key and shapes 18x larger, the key still ~4% of the
-    21,316 tokens), so the model must find the key across the whole image, in one pass.
+    21,610 tokens: 147 x 147 patches of the image resized to 2058 px, and the class token), so
+    the model must find the key across the whole image, in one pass.
     """
     print(f'==> whole-image inference, {HIGHRES_SIDE}x{HIGHRES_SIDE} (tools/infer.py)', flush=True)
     image = osp.join(root, 'highres', f'scene_{HIGHRES_SIDE}.jpg')
