@@ -110,9 +110,6 @@ def run(config: str, work_dir: str, step: str, demo_start: float, options: dict,
     # in each of 30 runs); each work_dir keeps the run's config, checkpoints and logged scalars
     # (vis_data/scalars.json).
     cfg.log_level = 'ERROR'
-    # mmengine keeps one visualizer per name for the whole process: one name per run, so
-    # each run's scalars land in its own work_dir.
-    cfg.visualizer.name = f'visualizer_{work_dir}'
     runner = Runner.from_cfg(cfg)
     progress = Progress(step, demo_start)
     runner.register_hook(progress)

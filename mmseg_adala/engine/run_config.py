@@ -1,4 +1,5 @@
 """Config loading shared by training and evaluation (mmseg_adala.train, mmseg_adala.test)."""
+import itertools
 import os.path as osp
 from typing import Optional
 
@@ -31,7 +32,7 @@ def load_run_config(config: str, launcher: str = 'none', work_dir: Optional[str]
     or text where the config holds a number (`ConfigValueError`), and hook arguments that do not
     exist raise `ConfigKeyError` here, before any training; checkpoints are made resumable
     (`resumable_checkpoints`), training stops at a NaN (`NonFiniteCheckHook`) and the data
-    pipelines check what they read (`checked_pipelines`).
+    pipelines check what they read (`checked_pipelines`); each run logs to its own visualizer.
     """
     cfg = Config.fromfile(find_config(config))
     cfg.launcher = launcher
@@ -44,6 +45,7 @@ def load_run_config(config: str, launcher: str = 'none', work_dir: Optional[str]
     if launcher != 'none' and not torch.cuda.is_available():
         use_cpu_process_group(cfg)
     resumable_checkpoints(cfg)
+    own_visualizer(cfg)
     add_custom_hook(cfg, 'NonFiniteCheckHook')
     check_hook_arguments(cfg)
     checked_pipelines(cfg)
@@ -55,6 +57,21 @@ def add_custom_hook(cfg: Config, hook_type: str, **kwargs) -> None:
     custom_hooks = list(cfg.get('custom_hooks') or [])
     if not any(isinstance(hook, dict) and hook.get('type') == hook_type for hook in custom_hooks):
         cfg.custom_hooks = custom_hooks + [dict(type=hook_type, **kwargs)]
+
+
+_RUNS_IN_THIS_PROCESS = itertools.count()
+
+
+def own_visualizer(cfg: Config) -> None:
+    """A visualizer name of this run's own.
+
+    mmengine keeps one visualizer per name for the whole process and MMSeg's configs all name
+    theirs 'visualizer': a second run in the same process (a notebook, tools/demo.py, the tests)
+    would get the first run's, and log its scalars into the first run's folder.
+    """
+    if cfg.get('visualizer'):
+        name = cfg.visualizer.get('name', 'visualizer')
+        cfg.visualizer.name = f'{name}_run{next(_RUNS_IN_THIS_PROCESS)}'
 
 
 def resumable_checkpoints(cfg: Config) -> None:

@@ -25,9 +25,10 @@ m2f_test_cfg = dict(mode='whole', head_tile=512)
 # of BEiT and ViT-Adapter in place of its flat 0.1 backbone multiplier: layer-wise decay 0.9
 # over one base lr of 2e-5, and no decay on norms, biases, LayerScale, tokens and position
 # embeddings (ViTLayerDecayOptimizerConstructor). mmengine's custom key 'backbone' would
-# override that no-decay rule for every backbone tensor.
+# override that no-decay rule for every backbone tensor. bf16 mixed precision as every
+# full-scale config here (README: --no-amp trains in float32, e.g. on CPU).
 m2f_optim_wrapper = dict(
-    _delete_=True, type='OptimWrapper',
+    _delete_=True, type='AmpOptimWrapper', dtype='bfloat16',
     optimizer=dict(type='AdamW', lr=2e-5, weight_decay=0.05, eps=1e-8, betas=(0.9, 0.999)),
     clip_grad=dict(max_norm=0.01, norm_type=2),
     constructor='ViTLayerDecayOptimizerConstructor',
