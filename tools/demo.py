@@ -12,25 +12,32 @@ working alignment from a broken one.
    pretraining data (and the unlabeled images of stages 1 and 2), the other ADE20K.
 2. Pretrains a 6-block softmax DINOv2-shaped ViT on the first and saves it in the official
    DINOv2 release layout (loaded back through the real loader).
-3. Per seed: stage 1, stage 2, the stage-2 ablations (from the teacher; Q/K/V only) and the
-   paper's baselines (LoLCATs' stage 1; an L2ViT-style stages 1+2), from configs/demo; then
-   stage 3 for every row (configs/demo/probe_*.py): the backbone frozen, DINOv2's linear head
-   trained on top. The table gives mIoU as mean and spread over the seeds (each a whole chain
-   of stages 1-3), beside the final-feature cosine to the teacher and the mean per-block
-   attention error on held-out images.
+3. Per seed, each seed's chain in a process of its own: stage 1, stage 2, the stage-2
+   ablations (from the teacher; Q/K/V only) and the paper's baselines (LoLCATs' stage 1; an
+   L2ViT-style stages 1+2), from configs/demo; then stage 3 for every row
+   (configs/demo/probe_*.py): the backbone frozen, DINOv2's linear head trained on top. The
+   table gives mIoU as mean and spread over the seeds (each a whole chain of stages 1-3),
+   beside the final-feature cosine to the teacher and the mean per-block attention error on
+   held-out images.
 4. Draws work_dirs/demo/ablation.png, segments one 2048x2048 scene whole with the ViT-AdaLA
    model (tools/infer.py) and scores it, times the toy segmentor with softmax and with linear
    attention at that size (mmseg_adala.benchmark), and checks the paper's claims against the
    run's own noise: every number it prints is read by a check.
 Exits with status 1 if the table does not show what the method claims.
+
+Every process computes on one thread: the numbers then do not depend on the machine's core
+count (PyTorch's default thread count would change the float rounding, and with it the last
+digits of the table), and the seeds' chains run side by side instead of sharing the cores.
 """
 import argparse
+import multiprocessing
 import os
 import os.path as osp
 import subprocess
 import sys
 import time
 import warnings
+from concurrent.futures import ProcessPoolExecutor
 from typing import Dict, List, Optional
 
 import cv2
@@ -77,7 +84,8 @@ MARGIN = 1e-3
 
 class Progress(Hook):
     """A line at most every 20 s with the step, the iteration and the time left, so the demo
-    never goes silent; keeps the last validation metrics for the table."""
+    never goes silent; keeps the last validation metrics for the table. `demo_start` is a
+    `time.time()`, which the seeds' processes share."""
 
     priority = 'VERY_LOW'
 
@@ -94,7 +102,7 @@ class Progress(Hook):
             self.last = now
             left = (now - self.start) / done * (total - done)
             print(f'    [{self.step}] iteration {done}/{total}, about {left:.0f} s left in this step '
-                  f'({(now - self.demo_start) / 60:.1f} min into the demo)', flush=True)
+                  f'({(time.time() - self.demo_start) / 60:.1f} min into the demo)', flush=True)
 
     def after_val_epoch(self, runner, metrics: Optional[Dict[str, float]] = None) -> None:
         self.metrics = dict(metrics or {})
@@ -150,12 +158,12 @@ def main():
     parser.add_argument('--seeds', type=int, nargs='+', default=[0, 1],
                         help='seeds of stages 1, 2 and 3, each a whole chain (>= 2 for a spread)')
     args = parser.parse_args()
+    quiet_notices()
     # mmcv, mmseg and mmengine repeat the same deprecation notices in every one of the demo's
-    # 30 runs (not ours to fix); they would bury the progress lines.
-    warnings.filterwarnings('ignore', category=UserWarning)
-    os.environ['PYTHONWARNINGS'] = 'ignore::UserWarning'  # tools/infer.py's process too
+    # 30 runs (not ours to fix): the seeds' processes and tools/infer.py's inherit this.
+    os.environ['PYTHONWARNINGS'] = 'ignore::UserWarning'
     root = osp.abspath(args.work_dir)
-    start = time.perf_counter()
+    start = time.time()
     path = lambda relative: osp.join(root, relative)  # noqa: E731
 
     print('==> context-scene data (pretraining set, ADE20K-layout set)', flush=True)
@@ -172,51 +180,71 @@ def main():
                teacher)
 
     reference = TeacherReference(load_backbone('probe_softmax_teacher', teacher), held_out_images(ade_data))
-    rows = {config: dict(name=name, config=config, paper=paper, mious=[], cosines=[], errors=[], block_errors=[])
-            for name, config, _, paper in ROWS}
     # The baselines' kernels on the teacher's weights, before their stage 1.
     unaligned_errors = {config: float(reference.attention_errors(load_backbone(config, teacher)).mean())
                         for config in BASELINES}
-    for seed in args.seeds:
-        seed_dir = lambda relative: path(f'seed{seed}/{relative}')  # noqa: E731
-        images = {'model.teacher.init_cfg.checkpoint': teacher,
-                  'train_dataloader.dataset.data_root': osp.join(pretrain_data, 'images', 'training'),
-                  'val_dataloader.dataset.data_root': osp.join(pretrain_data, 'images', 'validation')}
-
-        def after(stage1: str) -> dict:
-            return {**images, 'model.student.init_cfg.checkpoint': seed_dir(f'{stage1}/backbone_final.pth')}
-
-        for config, options, step in (('stage1', images, 'stage 1: attention alignment'),
-                                      ('stage2', after('stage1'), 'stage 2: feature alignment (from stage 1)'),
-                                      ('stage2_only', {**images, 'model.student.init_cfg.checkpoint': teacher},
-                                       'stage 2 alone (from the teacher)'),
-                                      ('stage2_qkv', after('stage1'), 'stage 2, Q/K/V only (from stage 1)'),
-                                      ('stage1_lolcats', images, 'LoLCATs: its stage 1 (feature maps only)'),
-                                      ('stage1_l2vit', images, 'L2ViT-style: stage 1'),
-                                      ('stage2_l2vit', after('stage1_l2vit'), 'L2ViT-style: stage 2')):
-            run(config, seed_dir(config), f'seed {seed}, {step}', start, options, seed=seed)
-
-        for name, config, weights, _ in ROWS:
-            weights = teacher if weights == 'teacher' else seed_dir(weights)
-            backbone = load_backbone(config, weights)
-            row = rows[config]
-            block_errors = reference.attention_errors(backbone).mean(0)
-            row['block_errors'].append(block_errors)
-            row['errors'].append(float(block_errors.mean()))
-            row['cosines'].append(float(reference.feature_cosine(backbone).mean()))
-            row['mious'].append(run(config, seed_dir(f'stage3/{config}'), f'seed {seed}, stage 3, {name}', start,
-                                    {**{f'{split}_dataloader.dataset.data_root': ade_data
-                                        for split in ('train', 'val', 'test')},
-                                     'model.backbone.init_cfg.checkpoint': weights}, seed=seed)['mIoU'])
+    rows = {config: dict(name=name, config=config, paper=paper, mious=[], cosines=[], errors=[], block_errors=[])
+            for name, config, _, paper in ROWS}
+    cores = len(os.sched_getaffinity(0))
+    with ProcessPoolExecutor(max_workers=min(len(args.seeds), cores), initializer=quiet_notices,
+                             mp_context=multiprocessing.get_context('spawn')) as pool:
+        for seed_rows in pool.map(seed_chain, [root] * len(args.seeds), args.seeds, [start] * len(args.seeds)):
+            for config, measured in seed_rows.items():
+                for column, value in measured.items():
+                    rows[config][column].append(value)
     results = [dict(row, block_errors=torch.stack(row['block_errors']).mean(0).tolist()) for row in rows.values()]
     adala_probe = path(final_checkpoint('linear_probe', f'seed{args.seeds[0]}/stage3/linear_probe'))
     highres_miou = segment_highres(root, adala_probe)
     speed = measure_speed(root)
     write_outputs(root, results, speed)
     holds = check_claims(results, highres_miou, speed, unaligned_errors)
-    print(f'\nDemo time: {(time.perf_counter() - start) / 60:.1f} min. Results: {root}/results.md, '
+    print(f'\nDemo time: {(time.time() - start) / 60:.1f} min. Results: {root}/results.md, '
           f'{root}/ablation.png, {HIGHRES_SIDE}x{HIGHRES_SIDE} segmentation in {root}/highres/, speed in {root}/speed/')
     sys.exit(0 if holds else 1)
+
+
+def quiet_notices() -> None:
+    """One thread per process (see the module's docstring), and no repeated upstream notices."""
+    torch.set_num_threads(1)
+    warnings.filterwarnings('ignore', category=UserWarning)
+
+
+def seed_chain(root: str, seed: int, demo_start: float) -> Dict[str, dict]:
+    """One seed's stages 1 and 2, ablations and baselines, then stage 3 and the diagnostics of every
+    row; by row config: mIoU, final-feature cosine, mean and per-block attention error."""
+    path = lambda relative: osp.join(root, relative)  # noqa: E731
+    seed_dir = lambda relative: path(f'seed{seed}/{relative}')  # noqa: E731
+    pretrain_data, ade_data = path('data/context_pretrain'), path('data/context_ade20k')
+    teacher = path('teacher/dinov2_tiny_pretrain.pth')
+    reference = TeacherReference(load_backbone('probe_softmax_teacher', teacher), held_out_images(ade_data))
+    images = {'model.teacher.init_cfg.checkpoint': teacher,
+              'train_dataloader.dataset.data_root': osp.join(pretrain_data, 'images', 'training'),
+              'val_dataloader.dataset.data_root': osp.join(pretrain_data, 'images', 'validation')}
+
+    def after(stage1: str) -> dict:
+        return {**images, 'model.student.init_cfg.checkpoint': seed_dir(f'{stage1}/backbone_final.pth')}
+
+    for config, options, step in (('stage1', images, 'stage 1: attention alignment'),
+                                  ('stage2', after('stage1'), 'stage 2: feature alignment (from stage 1)'),
+                                  ('stage2_only', {**images, 'model.student.init_cfg.checkpoint': teacher},
+                                   'stage 2 alone (from the teacher)'),
+                                  ('stage2_qkv', after('stage1'), 'stage 2, Q/K/V only (from stage 1)'),
+                                  ('stage1_lolcats', images, 'LoLCATs: its stage 1 (feature maps only)'),
+                                  ('stage1_l2vit', images, 'L2ViT-style: stage 1'),
+                                  ('stage2_l2vit', after('stage1_l2vit'), 'L2ViT-style: stage 2')):
+        run(config, seed_dir(config), f'seed {seed}, {step}', demo_start, options, seed=seed)
+
+    measured = {}
+    for name, config, weights, _ in ROWS:
+        weights = teacher if weights == 'teacher' else seed_dir(weights)
+        backbone = load_backbone(config, weights)
+        block_errors = reference.attention_errors(backbone).mean(0)
+        metrics = run(config, seed_dir(f'stage3/{config}'), f'seed {seed}, stage 3, {name}', demo_start,
+                      {**{f'{split}_dataloader.dataset.data_root': ade_data for split in ('train', 'val', 'test')},
+                       'model.backbone.init_cfg.checkpoint': weights}, seed=seed)
+        measured[config] = dict(mious=metrics['mIoU'], cosines=float(reference.feature_cosine(backbone).mean()),
+                                errors=float(block_errors.mean()), block_errors=block_errors)
+    return measured
 
 
 def segment_highres(root: str, checkpoint: str) -> float:
