@@ -45,6 +45,7 @@ import numpy as np
 import torch
 from mmengine.config import Config
 from mmengine.hooks import Hook
+from mmengine.registry import init_default_scope
 from mmengine.runner import Runner
 from mmseg.registry import MODELS
 
@@ -158,7 +159,7 @@ def main():
     parser.add_argument('--seeds', type=int, nargs='+', default=[0, 1],
                         help='seeds of stages 1, 2 and 3, each a whole chain (>= 2 for a spread)')
     args = parser.parse_args()
-    quiet_notices()
+    prepare_process()
     # mmcv, mmseg and mmengine repeat the same deprecation notices in every one of the demo's
     # 30 runs (not ours to fix): the seeds' processes and tools/infer.py's inherit this.
     os.environ['PYTHONWARNINGS'] = 'ignore::UserWarning'
@@ -186,7 +187,7 @@ def main():
     rows = {config: dict(name=name, config=config, paper=paper, mious=[], cosines=[], errors=[], block_errors=[])
             for name, config, _, paper in ROWS}
     cores = len(os.sched_getaffinity(0))
-    with ProcessPoolExecutor(max_workers=min(len(args.seeds), cores), initializer=quiet_notices,
+    with ProcessPoolExecutor(max_workers=min(len(args.seeds), cores), initializer=prepare_process,
                              mp_context=multiprocessing.get_context('spawn')) as pool:
         for seed_rows in pool.map(seed_chain, [root] * len(args.seeds), args.seeds, [start] * len(args.seeds)):
             for config, measured in seed_rows.items():
@@ -203,9 +204,11 @@ def main():
     sys.exit(0 if holds else 1)
 
 
-def quiet_notices() -> None:
-    """One thread per process (see the module's docstring), and no repeated upstream notices."""
+def prepare_process() -> None:
+    """One thread (see the module's docstring), MMSeg's registry scope for the models built outside
+    a Runner, and no repeated upstream notices: in the demo's process and in each seed's."""
     torch.set_num_threads(1)
+    init_default_scope('mmseg')
     warnings.filterwarnings('ignore', category=UserWarning)
 
 
@@ -216,7 +219,6 @@ def seed_chain(root: str, seed: int, demo_start: float) -> Dict[str, dict]:
     seed_dir = lambda relative: path(f'seed{seed}/{relative}')  # noqa: E731
     pretrain_data, ade_data = path('data/context_pretrain'), path('data/context_ade20k')
     teacher = path('teacher/dinov2_tiny_pretrain.pth')
-    reference = TeacherReference(load_backbone('probe_softmax_teacher', teacher), held_out_images(ade_data))
     images = {'model.teacher.init_cfg.checkpoint': teacher,
               'train_dataloader.dataset.data_root': osp.join(pretrain_data, 'images', 'training'),
               'val_dataloader.dataset.data_root': osp.join(pretrain_data, 'images', 'validation')}
@@ -234,6 +236,7 @@ def seed_chain(root: str, seed: int, demo_start: float) -> Dict[str, dict]:
                                   ('stage2_l2vit', after('stage1_l2vit'), 'L2ViT-style: stage 2')):
         run(config, seed_dir(config), f'seed {seed}, {step}', demo_start, options, seed=seed)
 
+    reference = TeacherReference(load_backbone('probe_softmax_teacher', teacher), held_out_images(ade_data))
     measured = {}
     for name, config, weights, _ in ROWS:
         weights = teacher if weights == 'teacher' else seed_dir(weights)
