@@ -16,7 +16,8 @@ import torch
 
 FeatureMap = Callable[[torch.Tensor], torch.Tensor]
 
-def _accumulation_dtype(dtype: torch.dtype) -> torch.dtype:
+
+def accumulation_dtype(dtype: torch.dtype) -> torch.dtype:
     """float32 for half types and float32, float64 for float64 (so gradcheck stays exact)."""
     return torch.promote_types(dtype, torch.float32)
 
@@ -94,7 +95,7 @@ def _chunk_tokens(q: torch.Tensor) -> int:
 def _linear_attention_autograd(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, phi_q: FeatureMap,
                                phi_k: FeatureMap, eps: float) -> torch.Tensor:
     """The whole-sequence form, for autograd."""
-    acc = _accumulation_dtype(v.dtype)
+    acc = accumulation_dtype(v.dtype)
     dv = v.shape[-1]
     with torch.autocast(q.device.type, enabled=False):
         q, k, v_acc = phi_q(q.to(acc)), phi_k(k.to(acc)), v.to(acc)
@@ -107,7 +108,7 @@ def _linear_attention_autograd(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor
 def _linear_attention_chunked(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, phi_q: FeatureMap,
                               phi_k: FeatureMap, eps: float) -> torch.Tensor:
     """Inference: phi and both passes over the tokens one chunk at a time (see linear_attention)."""
-    acc = _accumulation_dtype(v.dtype)
+    acc = accumulation_dtype(v.dtype)
     B, H, N, dv = q.shape[0], q.shape[1], q.shape[2], v.shape[-1]
     M = k.shape[-2]
     chunk = _chunk_tokens(q)
@@ -135,7 +136,7 @@ def linear_attention_naive(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
     Computes A = phi(q) phi(k)^T / M in float32 (float64 for float64 inputs; autocast
     disabled), then out = A v / (A 1 + eps). Quadratic in memory: for tests only.
     """
-    acc = _accumulation_dtype(v.dtype)
+    acc = accumulation_dtype(v.dtype)
     with torch.autocast(q.device.type, enabled=False):
         scores = torch.matmul(q.to(acc), k.to(acc).transpose(-2, -1)) / k.shape[-2]
         out = torch.matmul(scores, v.to(acc)) / (scores.sum(dim=-1, keepdim=True) + eps)

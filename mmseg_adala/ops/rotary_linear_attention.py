@@ -34,7 +34,7 @@ from typing import Optional
 import torch
 from timm.layers import apply_rot_embed_cat
 
-from .linear_attention import (FeatureMap, _accumulation_dtype, _chunk_tokens, _needs_autograd,
+from .linear_attention import (FeatureMap, accumulation_dtype, _chunk_tokens, _needs_autograd,
                                _query_and_key_maps)
 
 
@@ -120,7 +120,7 @@ def _rotate(x: torch.Tensor, rope: torch.Tensor, rotate_half: bool) -> torch.Ten
 def _rotary_autograd(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, rope: torch.Tensor, rotate_half: bool,
                      num_prefix_tokens: int, phi_q: FeatureMap, phi_k: FeatureMap, eps: float) -> torch.Tensor:
     """The whole-sequence form, for autograd."""
-    acc = _accumulation_dtype(v.dtype)
+    acc = accumulation_dtype(v.dtype)
     with torch.autocast(q.device.type, enabled=False):
         rope = _rope_rows(rope.to(acc), num_prefix_tokens, 0, q.shape[-2])
         q, k, v_acc = phi_q(q.to(acc)), phi_k(k.to(acc)), v.to(acc)
@@ -133,7 +133,7 @@ def _rotary_autograd(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, rope: to
 def _rotary_chunked(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, rope: torch.Tensor, rotate_half: bool,
                     num_prefix_tokens: int, phi_q: FeatureMap, phi_k: FeatureMap, eps: float) -> torch.Tensor:
     """Inference: phi, rotation and both passes over the tokens one chunk at a time."""
-    acc = _accumulation_dtype(v.dtype)
+    acc = accumulation_dtype(v.dtype)
     B, H, N, dv = q.shape[0], q.shape[1], q.shape[2], v.shape[-1]
     chunk = _chunk_tokens(q)
     rope = rope.to(acc)
@@ -168,7 +168,7 @@ def rotary_linear_attention_naive(q: torch.Tensor, k: torch.Tensor, v: torch.Ten
     the normaliser's q_i^T k_j / N as two N x N matrices, out = S_num v / (S_den 1 + eps).
     Float32 (float64 for float64 inputs; autocast disabled). Quadratic in memory: for tests only.
     """
-    acc = _accumulation_dtype(v.dtype)
+    acc = accumulation_dtype(v.dtype)
     with torch.autocast(q.device.type, enabled=False):
         q, k, v, rope = q.to(acc), k.to(acc), v.to(acc), rope.to(acc)
         q_rot, k_rot = (apply_rope(x, rope, rotate_half, num_prefix_tokens) for x in (q, k))
