@@ -1,6 +1,6 @@
 """Non-causal linear attention on (B, H, N, d) tensors, with a quadratic reference.
 
-Both functions use the mean-normalised form
+:func:`linear_attention` and its reference use the mean-normalised form
 
     out_i = phi(q_i) . (mean_j phi(k_j) v_j^T) / (phi(q_i) . mean_j phi(k_j) + eps),
 
@@ -15,8 +15,12 @@ from typing import Callable, Optional
 import torch
 
 FeatureMap = Callable[[torch.Tensor], torch.Tensor]
+# Rotation of the features of tokens start:stop, (B, H, stop - start, D), for the numerator
+# (rotary linear attention's RoPE): called as rotation(features, start, stop).
+TokenRotation = Callable[[torch.Tensor, int, int], torch.Tensor]
 
-def _accumulation_dtype(dtype: torch.dtype) -> torch.dtype:
+
+def accumulation_dtype(dtype: torch.dtype) -> torch.dtype:
     """float32 for half types and float32, float64 for float64 (so gradcheck stays exact)."""
     return torch.promote_types(dtype, torch.float32)
 
@@ -60,10 +64,39 @@ def linear_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
     Returns:
         (B, H, N, dv) tensor in v's dtype (in inference laid out in memory as (B, N, H, dv)).
     """
+    return evaluate_linear_attention(q, k, v, feature_map, key_map, eps)
+
+
+def evaluate_linear_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, feature_map: Optional[FeatureMap],
+                              key_map: Optional[FeatureMap], eps: float,
+                              rotation: Optional[TokenRotation] = None) -> torch.Tensor:
+    """The mean-normalised form, the numerator's features optionally rotated token by token.
+
+        out_i = [rot_i phi(q_i)] . (mean_j [rot_j phi(k_j)] v_j^T) / (phi(q_i) . mean_j phi(k_j) + eps)
+
+    Without `rotation` this is :func:`linear_attention`, with RoPE's it is
+    :func:`~.rotary_linear_attention.rotary_linear_attention`: one evaluation, so both have the
+    same numerics (float32 accumulation, autocast off) and the same two paths, the whole
+    sequence at once where autograd needs it, otherwise query and key tokens in chunks with the
+    output written into (B, N, H, dv) memory.
+
+    Args:
+        q: queries, (B, H, N, dk); already feature-mapped if no `feature_map`.
+        k: keys, (B, H, M, dk); likewise.
+        v: values, (B, H, M, dv).
+        feature_map: phi of the queries (and of the keys without `key_map`); None: identity.
+        key_map: phi of the keys where it is not the queries'.
+        eps: added to the mean-normalised denominator.
+        rotation: applied to phi's output of the tokens in the numerator only (the normaliser
+            must stay positive); it is called on float32 (float64) features with autocast off.
+
+    Returns:
+        (B, H, N, dv) tensor in v's dtype.
+    """
     phi_q, phi_k = _query_and_key_maps(feature_map, key_map)
     if _needs_autograd((q, k, v), (phi_q, phi_k)):
-        return _linear_attention_autograd(q, k, v, phi_q, phi_k, eps)
-    return _linear_attention_chunked(q, k, v, phi_q, phi_k, eps)
+        return _whole_sequence(q, k, v, phi_q, phi_k, eps, rotation)
+    return _chunked(q, k, v, phi_q, phi_k, eps, rotation)
 
 
 def _identity(x: torch.Tensor) -> torch.Tensor:
@@ -91,40 +124,55 @@ def _chunk_tokens(q: torch.Tensor) -> int:
     return max(1, CHUNK_BYTES.get(q.device.type, DEFAULT_CHUNK_BYTES) // row_bytes)
 
 
-def _linear_attention_autograd(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, phi_q: FeatureMap,
-                               phi_k: FeatureMap, eps: float) -> torch.Tensor:
+def _key_statistics(phi_k: torch.Tensor, v: torch.Tensor, rotation: Optional[TokenRotation], start: int,
+                    stop: int) -> torch.Tensor:
+    """sum_j [rot_j phi(k_j)] v_j^T beside sum_j phi(k_j) over keys start:stop, (B, H, D, dv + 1)."""
+    numerator_keys = phi_k if rotation is None else rotation(phi_k, start, stop)
+    return torch.cat([torch.matmul(numerator_keys.transpose(-2, -1), v), phi_k.sum(dim=-2).unsqueeze(-1)], dim=-1)
+
+
+def _numerator_and_denominator(phi_q: torch.Tensor, kvz: torch.Tensor, rotation: Optional[TokenRotation],
+                               start: int, stop: int):
+    """Queries start:stop against the mean statistics: (numerator, denominator without eps)."""
+    dv = kvz.shape[-1] - 1
+    if rotation is None:  # the same features on both sides: one matmul
+        num_den = torch.matmul(phi_q, kvz)
+        return num_den[..., :dv], num_den[..., dv:]
+    return torch.matmul(rotation(phi_q, start, stop), kvz[..., :dv]), torch.matmul(phi_q, kvz[..., dv:])
+
+
+def _whole_sequence(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, phi_q: FeatureMap, phi_k: FeatureMap,
+                    eps: float, rotation: Optional[TokenRotation]) -> torch.Tensor:
     """The whole-sequence form, for autograd."""
-    acc = _accumulation_dtype(v.dtype)
-    dv = v.shape[-1]
+    acc = accumulation_dtype(v.dtype)
+    N, M = q.shape[-2], k.shape[-2]
     with torch.autocast(q.device.type, enabled=False):
-        q, k, v_acc = phi_q(q.to(acc)), phi_k(k.to(acc)), v.to(acc)
-        kv = torch.matmul(k.transpose(-2, -1), v_acc)  # (B, H, dk, dv)
-        kvz = torch.cat([kv, k.sum(dim=-2).unsqueeze(-1)], dim=-1) / k.shape[-2]  # (B, H, dk, dv + 1)
-        num_den = torch.matmul(q, kvz)  # (B, H, N, dv + 1)
-        return (num_den[..., :dv] / (num_den[..., dv:] + eps)).to(v.dtype)
+        kvz = _key_statistics(phi_k(k.to(acc)), v.to(acc), rotation, 0, M) / M
+        num, den = _numerator_and_denominator(phi_q(q.to(acc)), kvz, rotation, 0, N)
+        return (num / (den + eps)).to(v.dtype)
 
 
-def _linear_attention_chunked(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, phi_q: FeatureMap,
-                              phi_k: FeatureMap, eps: float) -> torch.Tensor:
-    """Inference: phi and both passes over the tokens one chunk at a time (see linear_attention)."""
-    acc = _accumulation_dtype(v.dtype)
+def _chunked(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, phi_q: FeatureMap, phi_k: FeatureMap, eps: float,
+             rotation: Optional[TokenRotation]) -> torch.Tensor:
+    """Inference: phi, rotation and both passes over the tokens one chunk at a time (see linear_attention)."""
+    acc = accumulation_dtype(v.dtype)
     B, H, N, dv = q.shape[0], q.shape[1], q.shape[2], v.shape[-1]
     M = k.shape[-2]
     chunk = _chunk_tokens(q)
-    kvz = None  # (B, H, dk_phi, dv + 1): sum_j phi(k_j) [v_j, 1]; dk_phi is phi's output width
+    kvz = None  # (B, H, D, dv + 1): sum_j [rot_j phi(k_j) v_j^T | phi(k_j)]; D is phi's output width
     for start in range(0, M, chunk):
+        stop = min(start + chunk, M)
         with torch.autocast(q.device.type, enabled=False):
-            k_chunk, v_chunk = phi_k(k[:, :, start:start + chunk].to(acc)), v[:, :, start:start + chunk].to(acc)
-            if kvz is None:
-                kvz = k_chunk.new_zeros(B, H, k_chunk.shape[-1], dv + 1)
-            kvz[..., :dv].add_(torch.matmul(k_chunk.transpose(-2, -1), v_chunk))
-            kvz[..., dv].add_(k_chunk.sum(dim=-2))
+            stats = _key_statistics(phi_k(k[:, :, start:stop].to(acc)), v[:, :, start:stop].to(acc), rotation,
+                                    start, stop)
+            kvz = stats if kvz is None else kvz.add_(stats)
     kvz /= M
     out = torch.empty(B, N, H, dv, dtype=v.dtype, device=v.device).transpose(1, 2)
     for start in range(0, N, chunk):
+        stop = min(start + chunk, N)
         with torch.autocast(q.device.type, enabled=False):
-            num_den = torch.matmul(phi_q(q[:, :, start:start + chunk].to(acc)), kvz)  # (B, H, chunk, dv + 1)
-            torch.div(num_den[..., :dv], num_den[..., dv:] + eps, out=out[:, :, start:start + chunk])
+            num, den = _numerator_and_denominator(phi_q(q[:, :, start:stop].to(acc)), kvz, rotation, start, stop)
+            torch.div(num, den + eps, out=out[:, :, start:stop])
     return out
 
 
@@ -135,7 +183,7 @@ def linear_attention_naive(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
     Computes A = phi(q) phi(k)^T / M in float32 (float64 for float64 inputs; autocast
     disabled), then out = A v / (A 1 + eps). Quadratic in memory: for tests only.
     """
-    acc = _accumulation_dtype(v.dtype)
+    acc = accumulation_dtype(v.dtype)
     with torch.autocast(q.device.type, enabled=False):
         scores = torch.matmul(q.to(acc), k.to(acc).transpose(-2, -1)) / k.shape[-2]
         out = torch.matmul(scores, v.to(acc)) / (scores.sum(dim=-1, keepdim=True) + eps)

@@ -34,8 +34,7 @@ from typing import Optional
 import torch
 from timm.layers import apply_rot_embed_cat
 
-from .linear_attention import (FeatureMap, _accumulation_dtype, _chunk_tokens, _needs_autograd,
-                               _query_and_key_maps)
+from .linear_attention import FeatureMap, accumulation_dtype, evaluate_linear_attention
 
 
 def apply_rope(x: torch.Tensor, rope: torch.Tensor, rotate_half: bool = False,
@@ -86,10 +85,12 @@ def rotary_linear_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, r
     if q.shape[-2] != k.shape[-2]:
         raise ValueError(f'rotary attention is self-attention: {q.shape[-2]} queries, {k.shape[-2]} keys')
     _check_rope(q, rope, num_prefix_tokens)
-    phi_q, phi_k = _query_and_key_maps(feature_map, key_map)
-    if _needs_autograd((q, k, v), (phi_q, phi_k)):
-        return _rotary_autograd(q, k, v, rope, rotate_half, num_prefix_tokens, phi_q, phi_k, eps)
-    return _rotary_chunked(q, k, v, rope, rotate_half, num_prefix_tokens, phi_q, phi_k, eps)
+    rope = rope.to(accumulation_dtype(v.dtype))
+
+    def rotation(features: torch.Tensor, start: int, stop: int) -> torch.Tensor:
+        return _rotate(features, _rope_rows(rope, num_prefix_tokens, start, stop), rotate_half)
+
+    return evaluate_linear_attention(q, k, v, feature_map, key_map, eps, rotation)
 
 
 def _check_rope(x: torch.Tensor, rope: torch.Tensor, num_prefix_tokens: int) -> None:
@@ -117,48 +118,6 @@ def _rotate(x: torch.Tensor, rope: torch.Tensor, rotate_half: bool) -> torch.Ten
     return apply_rot_embed_cat(x.unflatten(-1, (-1, r)), rope.unsqueeze(-2), half=rotate_half).flatten(-2)
 
 
-def _rotary_autograd(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, rope: torch.Tensor, rotate_half: bool,
-                     num_prefix_tokens: int, phi_q: FeatureMap, phi_k: FeatureMap, eps: float) -> torch.Tensor:
-    """The whole-sequence form, for autograd."""
-    acc = _accumulation_dtype(v.dtype)
-    with torch.autocast(q.device.type, enabled=False):
-        rope = _rope_rows(rope.to(acc), num_prefix_tokens, 0, q.shape[-2])
-        q, k, v_acc = phi_q(q.to(acc)), phi_k(k.to(acc)), v.to(acc)
-        kv = torch.matmul(_rotate(k, rope, rotate_half).transpose(-2, -1), v_acc) / k.shape[-2]  # (B, H, D, dv)
-        num = torch.matmul(_rotate(q, rope, rotate_half), kv)
-        den = torch.matmul(q, k.mean(dim=-2).unsqueeze(-1))  # (B, H, N, 1)
-        return (num / (den + eps)).to(v.dtype)
-
-
-def _rotary_chunked(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, rope: torch.Tensor, rotate_half: bool,
-                    num_prefix_tokens: int, phi_q: FeatureMap, phi_k: FeatureMap, eps: float) -> torch.Tensor:
-    """Inference: phi, rotation and both passes over the tokens one chunk at a time."""
-    acc = _accumulation_dtype(v.dtype)
-    B, H, N, dv = q.shape[0], q.shape[1], q.shape[2], v.shape[-1]
-    chunk = _chunk_tokens(q)
-    rope = rope.to(acc)
-    kv = z = None  # mean_j R_j phi(k_j) v_j^T, (B, H, D, dv); mean_j phi(k_j), (B, H, D, 1)
-    for start in range(0, N, chunk):
-        stop = min(start + chunk, N)
-        with torch.autocast(q.device.type, enabled=False):
-            k_chunk = phi_k(k[:, :, start:stop].to(acc))
-            if kv is None:
-                kv, z = k_chunk.new_zeros(B, H, k_chunk.shape[-1], dv), k_chunk.new_zeros(B, H, k_chunk.shape[-1], 1)
-            k_rot = _rotate(k_chunk, _rope_rows(rope, num_prefix_tokens, start, stop), rotate_half)
-            kv.add_(torch.matmul(k_rot.transpose(-2, -1), v[:, :, start:stop].to(acc)))
-            z.add_(k_chunk.sum(dim=-2).unsqueeze(-1))
-    kv /= N
-    z /= N
-    out = torch.empty(B, N, H, dv, dtype=v.dtype, device=v.device).transpose(1, 2)
-    for start in range(0, N, chunk):
-        stop = min(start + chunk, N)
-        with torch.autocast(q.device.type, enabled=False):
-            q_chunk = phi_q(q[:, :, start:stop].to(acc))
-            num = torch.matmul(_rotate(q_chunk, _rope_rows(rope, num_prefix_tokens, start, stop), rotate_half), kv)
-            torch.div(num, torch.matmul(q_chunk, z) + eps, out=out[:, :, start:stop])
-    return out
-
-
 def rotary_linear_attention_naive(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, rope: torch.Tensor,
                                   eps: float = 1e-6, rotate_half: bool = False,
                                   num_prefix_tokens: int = 0) -> torch.Tensor:
@@ -168,7 +127,7 @@ def rotary_linear_attention_naive(q: torch.Tensor, k: torch.Tensor, v: torch.Ten
     the normaliser's q_i^T k_j / N as two N x N matrices, out = S_num v / (S_den 1 + eps).
     Float32 (float64 for float64 inputs; autocast disabled). Quadratic in memory: for tests only.
     """
-    acc = _accumulation_dtype(v.dtype)
+    acc = accumulation_dtype(v.dtype)
     with torch.autocast(q.device.type, enabled=False):
         q, k, v, rope = q.to(acc), k.to(acc), v.to(acc), rope.to(acc)
         q_rot, k_rot = (apply_rope(x, rope, rotate_half, num_prefix_tokens) for x in (q, k))

@@ -21,7 +21,7 @@ from typing import Callable, Optional, Tuple, Union
 import torch
 import torch.nn.functional as F
 
-from .linear_attention import _accumulation_dtype
+from .linear_attention import accumulation_dtype
 from .softmax_attention import softmax_attention
 
 Factor = Union[float, torch.Tensor]
@@ -131,7 +131,7 @@ def window_attention_naive(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, gr
 
     Float32 (float64 for float64 inputs; autocast disabled). Quadratic in memory: for tests only.
     """
-    acc = _accumulation_dtype(v.dtype)
+    acc = accumulation_dtype(v.dtype)
     scale = q.shape[-1] ** -0.5 if scale is None else scale
     mask = window_mask(grid_size, window_size, num_prefix_tokens, q.device)
     with torch.autocast(q.device.type, enabled=False):
@@ -184,7 +184,7 @@ def window_linear_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, g
     key_map = feature_map if key_map is None else key_map
     for x in (q, k, v):
         _check_tokens(x, grid_size, num_prefix_tokens)
-    acc, out_dtype = _accumulation_dtype(v.dtype), v.dtype
+    acc, out_dtype = accumulation_dtype(v.dtype), v.dtype
     P, dv = num_prefix_tokens, v.shape[-1]
     scale = q.shape[-1] ** -0.5 if scale is None else scale
     a, b = (_per_head(f, acc, q.device) for f in (window_factor, linear_factor))
@@ -227,7 +227,7 @@ def window_linear_attention_naive(q: torch.Tensor, k: torch.Tensor, v: torch.Ten
     summed and normalised per row, as LoLCATs' ``hybrid_attention_quadratic`` does. Float32
     (float64 for float64 inputs; autocast disabled). Quadratic in memory: for tests only.
     """
-    acc, out_dtype = _accumulation_dtype(v.dtype), v.dtype
+    acc, out_dtype = accumulation_dtype(v.dtype), v.dtype
     key_map = feature_map if key_map is None else key_map
     scale = q.shape[-1] ** -0.5 if scale is None else scale
     mask = window_mask(grid_size, window_size, num_prefix_tokens, q.device)
