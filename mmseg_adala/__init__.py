@@ -3,7 +3,6 @@ from .mmcv_check import require_mmcv_ops
 
 require_mmcv_ops()  # before mmseg is imported, whose own error would hide the cause
 
-from . import compat  # noqa: E402,F401  (first: makes mmengine's checkpoint resume work on torch>=2.6)
 from . import alignment, datasets, engine, models  # noqa: E402,F401  (fills MMSeg's registries)
 
 __version__ = '0.1.0'

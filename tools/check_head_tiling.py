@@ -4,7 +4,7 @@
     python tools/check_head_tiling.py --arch dinov2_vitl14 --size 1022 --head-tile 512
 
 Prints the largest difference (absolute, and relative to the largest logit) and the fraction
-of logit pixels whose argmax agrees. The comparison is in mmseg_adala/benchmark/head_tiling.py.
+of logit pixels whose argmax agrees. The comparison is in mmseg_adala/benchmark/head_tiling_check.py.
 """
 import argparse
 import json
@@ -12,7 +12,7 @@ import json
 import torch
 
 from mmseg_adala.benchmark import DEFAULT_SEGMENTOR_CONFIG, VARIANTS
-from mmseg_adala.benchmark.head_tiling import compare_head_tiling
+from mmseg_adala.benchmark.head_tiling_check import compare_head_tiling
 
 
 def main(argv=None) -> None:

@@ -13,6 +13,11 @@ grows with resolution. The variants of one network (`variants.VARIANT_ATTENTION`
 `settings` says what to measure, `measure` takes one measurement in a process, `harness`
 runs them all, each in a fresh process, round after round, and `report` writes the tables
 and the plot. tools/benchmark.py is the command line.
+
+Two checks of correctness rather than speed build on the variants and the harness, so they
+live here too: `head_tiling_check` (tiled against untiled neck + head logits of a full-size
+segmentor, tools/check_head_tiling.py) and `gpu_check` (a GPU machine's acceptance check,
+tools/gpu_check.sh).
 """
 from .harness import pool_rounds, run_benchmark
 from .measure import PeakMemory, run_measurement, steady_cpu_allocator

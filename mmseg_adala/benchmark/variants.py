@@ -41,16 +41,16 @@ def build_backbone(variant: str, arch: str = 'dinov2_vits14', vit_cfg: Optional[
 
 def segmentor_model_config(config_path: str, variant: str, arch: str, vit_cfg: Optional[dict] = None,
                            head_tile: Optional[int] = None):
-    """The segmentor config of `config_path` turned into one variant for a single process.
+    """The segmentor config of `config_path` turned into one variant (`build_segmentor` builds it).
 
     The backbone gets the arch, attention and `vit_cfg` overrides and no pretrained weights.
     The config's number of backbone outputs is kept but spread evenly over the chosen depth
     (5, 11, 17, 23 for 24 blocks; 2, 5, 8, 11 for 12), since the config's indices are for its
     own arch; a backbone with fewer blocks than outputs gives its last block only, which
     MultiLevelNeck repeats at every scale (as configs/tiny does). The neck takes the chosen
-    width (Feature2Pyramid keeps it, and the head, Mask2Former's, takes it from the neck). SyncBN becomes BN (one process) and inference is whole-image (what linear
-    attention is for), with the config's other test_cfg keys; `head_tile` replaces the
-    config's (0: untiled neck and head).
+    width (Feature2Pyramid keeps it, and the head, Mask2Former's, takes it from the neck).
+    Inference is whole-image (what linear attention is for), with the config's other test_cfg
+    keys; `head_tile` replaces the config's (0: untiled neck and head).
     """
     from mmengine.config import Config
     from mmseg.registry import MODELS
@@ -79,24 +79,18 @@ def segmentor_model_config(config_path: str, variant: str, arch: str, vit_cfg: O
     model.test_cfg = dict(model.get('test_cfg') or {}, mode='whole')
     if head_tile is not None:
         model.test_cfg['head_tile'] = head_tile or None
-    return _replace_norm_type(model, 'SyncBN', 'BN')
-
-
-def _replace_norm_type(cfg, old: str, new: str):
-    """`cfg` with every ``type=old`` dict (norm configs) changed to ``type=new``, recursively."""
-    if isinstance(cfg, dict):
-        for key, value in cfg.items():
-            cfg[key] = new if key == 'type' and value == old else _replace_norm_type(value, old, new)
-    elif isinstance(cfg, (list, tuple)):
-        return type(cfg)(_replace_norm_type(item, old, new) for item in cfg)
-    return cfg
+    return model
 
 
 def build_segmentor(config_path: str, variant: str, arch: str, vit_cfg: Optional[dict] = None,
                     head_tile: Optional[int] = None) -> nn.Module:
-    """The MMSeg segmentor of one variant (random weights): see :func:`segmentor_model_config`."""
+    """The MMSeg segmentor of one variant (random weights): see :func:`segmentor_model_config`.
+
+    Its SyncBN layers are reverted to BatchNorm, as mmengine's Runner does in a single process.
+    """
+    from mmengine.model import revert_sync_batchnorm
     from mmseg.registry import MODELS
     from mmseg.utils import register_all_modules
 
     register_all_modules(init_default_scope=True)
-    return MODELS.build(segmentor_model_config(config_path, variant, arch, vit_cfg, head_tile))
+    return revert_sync_batchnorm(MODELS.build(segmentor_model_config(config_path, variant, arch, vit_cfg, head_tile)))

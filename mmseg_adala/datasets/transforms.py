@@ -2,7 +2,9 @@
 
 `LoadImageOrSkip` turns an unreadable image (or one above the pixel limit) into a skipped sample
 instead of a crash, which a multi-day run over ImageNet-22K (where a few files are always
-broken) needs.
+broken) needs. mmcv's ``LoadImageFromFile(ignore_empty=True)`` is not that: it returns None
+only when reading raises, silently; bytes OpenCV cannot decode (it returns None) still fail its
+assertion, and it has no pixel limit, warning or count of the skipped files.
 `RandomResizedCrop` is the Inception-style crop that DINOv2 trains with; mmcv only has the
 fixed-ratio resizes that segmentation uses.
 """

@@ -1,5 +1,6 @@
 """Training machinery shared by the stages: parameter groups, the effective-batch log, and what
 makes runs of every stage safe to kill and resume, and stop rather than go on wrong."""
+from . import torch_load_allowlist  # noqa: F401  (makes mmengine's checkpoint resume work on torch>=2.6)
 from .atomic_file import AtomicLocalBackend, atomic_write
 from .checkpoint_fit import CheckpointFitHook, CheckpointMismatchError, load_segmentor_checkpoint
 from .effective_batch_hook import EffectiveBatchHook

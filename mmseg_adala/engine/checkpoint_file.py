@@ -4,7 +4,7 @@ torch's errors for a file that is no checkpoint name neither the file nor the pr
 0-byte file gives a bare `EOFError`, text gives a `KeyError` or `IndexError` from the
 unpickler, random bytes give advice to retry with `weights_only=False`, which would execute
 whatever code the file holds. Loading is on torch's weights-only unpickler, asked for
-explicitly (torch 2.5 still defaults to the unsafe one; `mmseg_adala.compat` allows mmengine's
+explicitly (torch 2.5 still defaults to the unsafe one; `torch_load_allowlist` allows mmengine's
 own classes): a file that needs any other Python object is refused, and no message here
 suggests otherwise. Two other formats hold weights without pickles: safetensors (timm's and
 Hugging Face's files) and TorchScript archives (OpenAI's CLIP release), whose code is

@@ -16,12 +16,12 @@ from typing import Dict, List, Optional
 
 import torch.nn as nn
 from mmengine.hooks import Hook
-from mmengine.model import BaseTTAModel, is_model_wrapper
 from mmengine.optim import OptimWrapperDict
 from mmengine.runner.checkpoint import load_state_dict
 from mmseg.registry import HOOKS, MODELS
 
 from .checkpoint_file import read_checkpoint
+from .model_wrappers import bare_model
 
 # Backbone settings that change what the same weights compute.
 ATTENTION_SETTINGS = ('attn_type', 'feature_map', 'attn_cfg')
@@ -31,12 +31,6 @@ SEGMENTOR_CHECKPOINT = 'a segmentor checkpoint written by tools/train.py (work_d
 
 class CheckpointMismatchError(ValueError):
     """The checkpoint does not fit the config's model: the message says how and the likely cause."""
-
-
-def _bare_model(model: nn.Module) -> nn.Module:
-    while is_model_wrapper(model) or isinstance(model, BaseTTAModel):
-        model = model.module
-    return model
 
 
 def _weights(checkpoint: dict) -> Dict:
@@ -135,7 +129,7 @@ def assert_checkpoint_fits(model: nn.Module, checkpoint: dict, filename: str,
             checkpoint's saved config (they have the same parameters).
     """
     state = _weights(checkpoint)
-    expected = _bare_model(model).state_dict()
+    expected = bare_model(model).state_dict()
     missing = [k for k in expected if k not in state and not k.endswith('num_batches_tracked')]
     unexpected = [k for k in state if k not in expected]
     resized = [f'{k} {tuple(v.shape)} vs the model\'s {tuple(expected[k].shape)}' for k, v in state.items()
@@ -149,7 +143,7 @@ def assert_checkpoint_fits(model: nn.Module, checkpoint: dict, filename: str,
         problems.append(f'of another shape: {len(resized)} tensors, e.g. {", ".join(resized[:3])}')
     if problems:
         raise CheckpointMismatchError(
-            f'{filename} does not fit the config\'s {type(_bare_model(model)).__name__}:\n  '
+            f'{filename} does not fit the config\'s {type(bare_model(model)).__name__}:\n  '
             + '\n  '.join(problems) + f'\nLikely cause: {_likely_cause(state, checkpoint.get("meta", {}))}.')
     attention = attention_mismatch(checkpoint, model_cfg) if model_cfg is not None else None
     if attention:
@@ -166,7 +160,7 @@ def load_segmentor_checkpoint(model: nn.Module, filename: str, model_cfg: Option
     """
     checkpoint = read_checkpoint(filename, expected=SEGMENTOR_CHECKPOINT)
     assert_checkpoint_fits(model, checkpoint, filename, model_cfg)
-    load_state_dict(_bare_model(model), _weights(checkpoint), strict=True)
+    load_state_dict(bare_model(model), _weights(checkpoint), strict=True)
     return checkpoint
 
 

@@ -22,10 +22,10 @@ from typing import Dict, List
 import torch
 from mmengine.dist import all_reduce, get_rank, get_world_size
 from mmengine.hooks import Hook
-from mmengine.model import is_model_wrapper
 from mmengine.optim import OptimWrapperDict
 from mmseg.registry import HOOKS
 
+from .model_wrappers import bare_model
 from .resume import non_finite_tensors
 
 ADVICE = ('Lower the learning rate (optim_wrapper.optimizer.lr) or clip gradients (optim_wrapper.clip_grad), '
@@ -71,7 +71,7 @@ class NonFiniteCheckHook(Hook):
         self._losses: Dict[str, float] = {}
 
     def before_train(self, runner) -> None:
-        model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+        model = bare_model(runner.model)
         names = {param: name for name, param in model.named_parameters()}
         self._handles = [model.register_forward_hook(
             lambda module, args, kwargs, output: self._check_losses(runner, module, kwargs, output), with_kwargs=True)]
@@ -86,7 +86,7 @@ class NonFiniteCheckHook(Hook):
         for handle in self._handles:
             handle.remove()
         self._handles = []
-        model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+        model = bare_model(runner.model)
         self._check_saved(runner.iter, dict(state_dict=model.state_dict()), 'the final model (and its export)')
 
     @staticmethod

@@ -37,7 +37,7 @@ from mmseg.models.necks import Feature2Pyramid
 from torch import Tensor
 
 from .label_maps import RowSource
-from .windows import Window, resize_matrix, span
+from .halo_crops import Crop, resize_matrix, span
 
 CHUNK_BYTES = 2 ** 28  # temporaries of one chunk of queries or one band of rows
 
@@ -188,9 +188,9 @@ def _conv_rows_(x: Tensor, conv: nn.Conv2d, bands: Sequence[slice]) -> None:
     for band in bands:
         stop = min(band.stop + 1, height)
         src = x[:, :, band.start:stop] if above is None else torch.cat([above, x[:, :, band.start:stop]], 2)
-        window = Window(src, (band.start - (above is not None), stop), (0, width))
+        crop = Crop(src, (band.start - (above is not None), stop), (0, width))
         above = x[:, :, band.stop - 1:band.stop].clone()
-        x[:, :, band] = window.conv(conv, (band.start, band.stop), (0, width)).data
+        x[:, :, band] = crop.conv(conv, (band.start, band.stop), (0, width)).data
 
 
 def _decode(head: Mask2FormerHead, mask_feature: Tensor, memories: List[Tensor]) -> Tuple[Tensor, Tensor]:

@@ -13,7 +13,7 @@ import torch
 from mmseg.models.utils import resize
 from torch import Tensor
 
-from .windows import resize_matrix, span
+from .halo_crops import resize_matrix, span
 
 BAND_BYTES = 2 ** 27  # per full-resolution float map of one band; a few are alive at once
 

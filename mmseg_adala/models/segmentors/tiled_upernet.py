@@ -1,9 +1,9 @@
 """MMSeg's MultiLevelNeck + UPerHead evaluated tile by tile, equal to the whole-map result.
 
 At 4096 px the ViT's four 1024-channel maps resampled to stride 3.5 hold gigabytes; the neck
-and head convolutions are local, so each output tile is computed from a window of the
+and head convolutions are local, so each output tile is computed from a crop of the
 backbone features wide enough for every 3x3 convolution and bilinear resize on the way (see
-`windows.py`). The pyramid pooling module pools the whole lowest-resolution map: it is the one
+`halo_crops.py`). The pyramid pooling module pools the whole lowest-resolution map: it is the one
 global part, computed once on that (small) map and cropped for each tile.
 """
 from typing import Dict, List, Sequence
@@ -14,7 +14,7 @@ from mmseg.models.necks import MultiLevelNeck
 from mmseg.models.utils import resize
 from torch import Tensor
 
-from .windows import Interval, ResizeMatrix, Window, grow, hull, resize_matrix, span
+from .halo_crops import Crop, Interval, ResizeMatrix, grow, hull, resize_matrix, span
 
 
 def supports_tiling(neck, head) -> bool:
@@ -24,7 +24,7 @@ def supports_tiling(neck, head) -> bool:
 
 
 class _Axis:
-    """The resize matrices along one axis (rows or columns) and the windows each tile needs.
+    """The resize matrices along one axis (rows or columns) and the crops each tile needs.
 
     The matrices go to the device of `like`, in its dtype, once per image (`ResizeMatrix`).
     """
@@ -63,7 +63,7 @@ def tiled_upernet_logits(neck: MultiLevelNeck, head: UPerHead, feats: Sequence[T
     rows = _Axis(neck, head, [x.shape[2] for x in inputs], inputs[0])
     cols = _Axis(neck, head, [x.shape[3] for x in inputs], inputs[0])
     lowest = neck.convs[3](resize(laterals[3](inputs[3]), scale_factor=neck.scales[3], mode='bilinear'))
-    full = lambda x: Window(x, (0, x.shape[2]), (0, x.shape[3]))  # noqa: E731
+    full = lambda x: Crop(x, (0, x.shape[2]), (0, x.shape[3]))  # noqa: E731
     psp = full(head.psp_forward([lowest]))
     del lowest
     height, width = rows.sizes[0], cols.sizes[0]
@@ -81,11 +81,11 @@ def tiled_upernet_logits(neck: MultiLevelNeck, head: UPerHead, feats: Sequence[T
             level.append(psp.crop(r['lat'][3], c['lat'][3]))
             for i in (2, 1, 0):  # the top-down path
                 down = level[i + 1].resize(rows.top_down[i], cols.top_down[i], level[i].rows, level[i].cols)
-                level[i] = Window(level[i].data + down.data, level[i].rows, level[i].cols)
+                level[i] = Crop(level[i].data + down.data, level[i].rows, level[i].cols)
             outs = [level[i].conv(head.fpn_convs[i], r['fpn'][i], c['fpn'][i]) for i in range(3)]
             outs.append(level[3].crop(r['fpn'][3], c['fpn'][3]))
             outs = [outs[0]] + [outs[i].resize(rows.up[i], cols.up[i], r['cat'], c['cat']) for i in (1, 2, 3)]
-            cat = Window(torch.cat([o.data for o in outs], 1), r['cat'], c['cat'])
+            cat = Crop(torch.cat([o.data for o in outs], 1), r['cat'], c['cat'])
             tile_rows, tile_cols = (top, min(top + tile, height)), (left, min(left + tile, width))
             feats_out = cat.conv(head.fpn_bottleneck, tile_rows, tile_cols)
             logits[..., tile_rows[0]:tile_rows[1], tile_cols[0]:tile_cols[1]] = head.cls_seg(feats_out.data)

@@ -1,10 +1,10 @@
-"""Exact computation of a window of a feature map: convolutions and bilinear resizes on crops.
+"""Exact crops of a feature map: convolutions and bilinear resizes computed on a crop and its halo.
 
 A 3x3 convolution's output row depends on 3 input rows, a bilinear resize's on at most 2; so
-any window of a network of such layers can be computed from a slightly larger window of its
+any crop of a network of such layers can be computed from a slightly larger crop of its
 input (its halo) and equal the whole map's values there. The resizes are the subtle part: a
 resize of a crop is not the crop of a resize (`F.interpolate` maps coordinates from the sizes it
-is given), so a window is resized with the rows and columns of the whole map's interpolation
+is given), so a crop is resized with the rows and columns of the whole map's interpolation
 matrix, which `F.interpolate` itself produces from an identity image. The matrices are
 built on the host, where the intervals are read off them without waiting for the device, and
 copied to the device once per image (`ResizeMatrix`), not once per tile.
@@ -61,40 +61,40 @@ def hull(*intervals: Interval) -> Interval:
     return min(i[0] for i in intervals), max(i[1] for i in intervals)
 
 
-class Window:
+class Crop:
     """A crop `data` of an (N, C, H, W) map, whose rows and columns are `rows` and `cols` of the map."""
 
     def __init__(self, data: Tensor, rows: Interval, cols: Interval) -> None:
         assert data.shape[-2:] == (rows[1] - rows[0], cols[1] - cols[0])
         self.data, self.rows, self.cols = data, rows, cols
 
-    def crop(self, rows: Interval, cols: Interval) -> 'Window':
+    def crop(self, rows: Interval, cols: Interval) -> 'Crop':
         assert self.rows[0] <= rows[0] and rows[1] <= self.rows[1], (self.rows, rows)
         assert self.cols[0] <= cols[0] and cols[1] <= self.cols[1], (self.cols, cols)
-        return Window(self.data[..., rows[0] - self.rows[0]:rows[1] - self.rows[0],
-                                cols[0] - self.cols[0]:cols[1] - self.cols[0]], rows, cols)
+        return Crop(self.data[..., rows[0] - self.rows[0]:rows[1] - self.rows[0],
+                              cols[0] - self.cols[0]:cols[1] - self.cols[0]], rows, cols)
 
-    def map(self, module) -> 'Window':
+    def map(self, module) -> 'Crop':
         """A pointwise module (1x1 convolution, norm, activation)."""
-        return Window(module(self.data), self.rows, self.cols)
+        return Crop(module(self.data), self.rows, self.cols)
 
-    def conv(self, module, rows: Interval, cols: Interval) -> 'Window':
-        """The window (rows, cols) of a 'same'-padded convolution; this window must cover its halo.
+    def conv(self, module, rows: Interval, cols: Interval) -> 'Crop':
+        """The crop (rows, cols) of a 'same'-padded convolution; this crop must cover its halo.
 
         Rows at the crop's edges that are not the map's edges see zeros instead of their
         neighbours; they are the halo, cut away here.
         """
-        return Window(module(self.data), self.rows, self.cols).crop(rows, cols)
+        return Crop(module(self.data), self.rows, self.cols).crop(rows, cols)
 
-    def resize(self, row_matrix: ResizeMatrix, col_matrix: ResizeMatrix, rows: Interval, cols: Interval) -> 'Window':
-        """The window (rows, cols) of the resize whose whole-map matrices are given."""
+    def resize(self, row_matrix: ResizeMatrix, col_matrix: ResizeMatrix, rows: Interval, cols: Interval) -> 'Crop':
+        """The crop (rows, cols) of the resize whose whole-map matrices are given."""
         assert (_inside(row_matrix.exact, rows, self.rows)
                 and _inside(col_matrix.exact, cols, self.cols)), 'halo too small'
         data = self.data
         # .to: a no-op but where autocast has made the maps another dtype than the features
         r = row_matrix.applied[rows[0]:rows[1], self.rows[0]:self.rows[1]].to(data.dtype)
         c = col_matrix.applied[cols[0]:cols[1], self.cols[0]:self.cols[1]].to(data.dtype)
-        return Window(torch.matmul(torch.matmul(r, data), c.t()), rows, cols)
+        return Crop(torch.matmul(torch.matmul(r, data), c.t()), rows, cols)
 
 
 def _inside(matrix: Tensor, out: Interval, crop: Interval) -> bool:
