@@ -9,7 +9,7 @@ from mmseg.registry import MODELS
 
 from ..models import AdaLAAttention, AdaLAViT
 from ..models.attention import ADDED_PARAMETER_PREFIXES
-from .diagnostics import attention_outputs, relative_error
+from .teacher_records import attention_outputs, relative_error
 from .teacher_student import TeacherStudentModel
 
 # What stage 1 trains in each linear attention: the Q/K/V path and the variant's own

@@ -1,8 +1,9 @@
-"""How far a backbone is from its softmax teacher: what stages 1 and 2 each optimise.
+"""The softmax teacher's recorded attention inputs and outputs, and a student's distance from them.
 
-Stage 1 minimises each block's attention error on the teacher's own block inputs; stage 2 the
-error of the final features. The same two measures serve the stages' validation and the
-demo's ablation, so the numbers in its table are the quantities the stages train on.
+Stage 1 trains on these records: it minimises each block's attention error on the teacher's
+own block inputs; stage 2 the error of the final features. The same two measures serve the
+stages' validation and the demo's ablation, so the numbers in its table are the quantities
+the stages train on.
 """
 from typing import Iterator, List, Sequence, Tuple
 
