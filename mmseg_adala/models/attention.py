@@ -14,6 +14,7 @@ import torch.nn.functional as F
 
 from ..ops import (SEPARATE_KEY_MAPS, apply_rope, build_feature_map, linear_attention, rotary_linear_attention,
                    softmax_attention, window_attention, window_linear_attention)
+from .backbones.local_concentration_block import LocalConcentration
 
 # 'none' removes the attention kernel: each token attends to itself only (out = proj(v)). It
 # is the speed ceiling of any linear attention (the benchmark's `no_attention`), and the
@@ -25,46 +26,6 @@ ATTN_TYPES = ('softmax', 'linear', 'none', 'window', 'window_linear')
 LINEAR_ATTN_TYPES = ('linear', 'window_linear')
 # Parameters that a softmax checkpoint lacks: they keep their (identity / zero) initialisation.
 ADDED_PARAMETER_PREFIXES = ('feature_map.', 'key_map.', 'value_conv.', 'local_concentration.', 'window_factor')
-
-
-class LocalConcentration(nn.Module):
-    """L2ViT's local concentration module, LCM (Zheng et al., arXiv 2501.16182).
-
-    Linear attention spreads its weight over all tokens; two depthwise convolutions over the
-    patch grid give back the local detail: LCM(x) = DWConv(BN(GELU(DWConv(x)))), in that
-    order (L2ViT's ``LCM``), returned as a branch for the caller to add. The second
-    convolution starts at zero, so adding the branch to a trained model changes nothing
-    until it is trained. Prefix tokens (cls, registers) have no grid position: their branch
-    is zero.
-
-    L2ViT places it in the block, ``x + LCM(norm(x))`` after the attention's residual
-    (`LocalConcentrationBlock`). AdaLAAttention's `local_concentration` places it inside the
-    attention instead, ``proj(a + LCM(a))`` for the kernel's output a: stage 1 aligns
-    attention outputs only, so only there is it trained against the softmax teacher in stage 1.
-
-    Args:
-        dim: Channels.
-        kernel_size: Depthwise kernel size (L2ViT's 7).
-    """
-
-    def __init__(self, dim: int, kernel_size: int = 7) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(dim, dim, kernel_size, padding=kernel_size // 2, groups=dim)
-        self.act = nn.GELU()
-        self.bn = nn.BatchNorm2d(dim)
-        self.conv2 = nn.Conv2d(dim, dim, kernel_size, padding=kernel_size // 2, groups=dim)
-        nn.init.zeros_(self.conv2.weight)
-        nn.init.zeros_(self.conv2.bias)
-
-    def forward(self, x: torch.Tensor, grid_size: Tuple[int, int], num_prefix_tokens: int) -> torch.Tensor:
-        B, N, C = x.shape
-        H, W = grid_size
-        if N - num_prefix_tokens != H * W:
-            raise ValueError(f'LocalConcentration got {N - num_prefix_tokens} patch tokens for a {H}x{W} grid: '
-                             'the backbone must set the patch grid before each forward')
-        grid = x[:, num_prefix_tokens:].transpose(1, 2).reshape(B, C, H, W)
-        local = self.conv2(self.bn(self.act(self.conv1(grid))))
-        return F.pad(local.flatten(2).transpose(1, 2), (0, 0, num_prefix_tokens, 0))
 
 
 class ValueConvolution(nn.Module):

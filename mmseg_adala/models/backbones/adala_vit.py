@@ -1,20 +1,18 @@
 """AdaLAViT: a timm ViT (DINOv2, DINOv3, CLIP, SigLIP, ...) with softmax or linear attention per
 layer, as an MMSeg backbone."""
-import inspect
 import math
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn.functional as F
 from mmengine.config import ConfigDict
-from mmengine.logging import MMLogger
 from mmengine.model import BaseModule
 from mmseg.registry import MODELS
 from timm.models.vision_transformer import VisionTransformer
 
 from ..attention import ATTN_TYPES, LINEAR_ATTN_TYPES, AdaLAAttention
 from .local_concentration_block import LocalConcentrationBlock
-from .vit_archs import build_timm_vit, resolve_arch
+from .vit_archs import DEFAULT_ARCH, build_timm_vit, resolve_arch
 from .vit_checkpoint import load_vit_checkpoint
 
 # DINOv2's `interpolate_offset`: it samples the grid at a scale factor of (size + 0.1) / M
@@ -126,7 +124,7 @@ class AdaLAViT(BaseModule):
     """
 
     def __init__(self,
-                 arch: str = 'dinov2_vitl14',
+                 arch: str = DEFAULT_ARCH,
                  attn_type: Union[str, Sequence[str]] = 'linear',
                  feature_map: str = 'elu',
                  attn_cfg: Optional[dict] = None,
@@ -274,24 +272,3 @@ class AdaLAViT(BaseModule):
     def export_state_dict(self) -> Dict[str, torch.Tensor]:
         """The weights in timm's layout, which `init_cfg` (and timm) load back."""
         return {k: v.detach().clone() for k, v in self.vit.state_dict().items()}
-
-
-def with_backbone_normalisation(data_preprocessor: Optional[dict], backbone: dict) -> Optional[dict]:
-    """`data_preprocessor` with the mean/std of an AdaLAViT `backbone` config where it sets none.
-
-    Each model was trained with its own normalisation (CLIP's mean/std are not ImageNet's,
-    SigLIP's are 0.5), so configs leave mean/std out and a config that only changes the arch
-    gets the right one. A mean/std set explicitly is kept, with a warning if it is not the arch's.
-    """
-    if data_preprocessor is None or backbone.get('type') not in ('AdaLAViT', AdaLAViT):
-        return data_preprocessor
-    arch = backbone.get('arch', inspect.signature(AdaLAViT).parameters['arch'].default)
-    normalisation = resolve_arch(arch).normalisation
-    given = {key: data_preprocessor.get(key) for key in normalisation}
-    if all(value is None for value in given.values()):
-        return {**data_preprocessor, **normalisation}
-    if any(list(given[key] or []) != normalisation[key] for key in normalisation):
-        MMLogger.get_current_instance().warning(
-            f'data_preprocessor mean/std {given} are not the normalisation of arch {arch!r} {normalisation}; '
-            'leave them out of the config to use the arch\'s')
-    return data_preprocessor
