@@ -238,6 +238,10 @@ class AdaLAViT(BaseModule):
                 f'needs at least {smallest} px per side ({self.min_grid} patches of {self.patch_size} px, the '
                 'backbone\'s min_grid). Scale the image up (a Resize in the pipeline, tools/infer.py --scale)')
 
+    def patch_grid(self, image_size: Sequence[int]) -> Tuple[int, int]:
+        """(rows, columns) of the patch grid of an (H, W) image: whole patches, rounded up."""
+        return tuple(math.ceil(s / self.patch_size) for s in image_size)
+
     def _to_whole_patches(self, x: torch.Tensor) -> torch.Tensor:
         """Check the input, resize it up to whole patches and tell the attention layers its grid.
 
@@ -248,7 +252,7 @@ class AdaLAViT(BaseModule):
         predictions would drift by up to half the padding towards the far edges.
         """
         self._check_input(x)
-        grid = tuple(math.ceil(s / self.patch_size) for s in x.shape[-2:])
+        grid = self.patch_grid(x.shape[-2:])
         for block in self.vit.blocks:
             block.attn.grid_size = grid
         size = tuple(g * self.patch_size for g in grid)

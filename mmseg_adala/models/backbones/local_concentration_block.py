@@ -46,7 +46,7 @@ class LocalConcentration(nn.Module):
         H, W = grid_size
         if N - num_prefix_tokens != H * W:
             raise ValueError(f'LocalConcentration got {N - num_prefix_tokens} patch tokens for a {H}x{W} grid: '
-                             'the backbone must set the patch grid before each forward')
+                             'grid_size must be the patch grid of this input')
         grid = x[:, num_prefix_tokens:].transpose(1, 2).reshape(B, C, H, W)
         local = self.conv2(self.bn(self.act(self.conv1(grid))))
         return F.pad(local.flatten(2).transpose(1, 2), (0, 0, num_prefix_tokens, 0))
@@ -63,7 +63,7 @@ class LocalConcentrationBlock(Block):
     block is unchanged until the branch is trained. It is not part of the attention, so
     stage 1 (which aligns attention outputs) leaves it out; stage 2 trains it with the rest.
     The patch grid and prefix-token count are the attention's (`AdaLAAttention.grid_size`,
-    set by the backbone before each forward).
+    which the backbone sets for each input: timm's blocks pass the tokens alone).
 
     timm builds the blocks; `specialise` turns one into this class in place, so its
     parameter names (and a checkpoint's) stay timm's.
@@ -84,5 +84,5 @@ class LocalConcentrationBlock(Block):
     def forward(self, x: torch.Tensor, attn_mask: Optional[torch.Tensor] = None,
                 is_causal: bool = False) -> torch.Tensor:
         x = x + self.drop_path1(self.ls1(self.attn(self.norm1(x), attn_mask=attn_mask, is_causal=is_causal)))
-        x = x + self.drop_path1(self.lcm(self.lcm_norm(x), self.attn._grid(), self.attn.num_prefix_tokens))
+        x = x + self.drop_path1(self.lcm(self.lcm_norm(x), self.attn.grid_size, self.attn.num_prefix_tokens))
         return x + self.drop_path2(self.ls2(self.mlp(self.norm2(x))))
