@@ -1,16 +1,16 @@
 """AdaLAViT: a timm ViT (DINOv2, DINOv3, CLIP, SigLIP, ...) with softmax or linear attention per
 layer, as an MMSeg backbone."""
 import math
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from typing import Dict, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn.functional as F
-from mmengine.config import ConfigDict
 from mmengine.model import BaseModule
 from mmseg.registry import MODELS
 from timm.models.vision_transformer import VisionTransformer
 
-from ..attention import ATTN_TYPES, LINEAR_ATTN_TYPES, AdaLAAttention
+from ..attention import LINEAR_ATTN_TYPES, AdaLAAttention
+from .attention_settings import attention_settings
 from .local_concentration_block import LocalConcentrationBlock
 from .vit_archs import DEFAULT_ARCH, build_timm_vit, resolve_arch
 from .vit_checkpoint import load_vit_checkpoint
@@ -96,7 +96,9 @@ class AdaLAViT(BaseModule):
             ViT name with its pretrained tag ('vit_base_patch16_clip_224.openai'). The arch also
             fixes the input normalisation (`ViTArch.normalisation`).
         attn_type: 'softmax', 'linear', 'none' (attention removed: a control), 'window',
-            'window_linear' (see `AdaLAAttention`), or one per layer.
+            'window_linear' (see `AdaLAAttention`), or one per layer. With `feature_map`,
+            `attn_cfg` and `block_local_concentration`, the attention settings that every stage
+            takes and every stage export records (`attention_settings`).
         feature_map: Linear attention's feature map ('elu', 'relu', 'focused', 'hedgehog').
         attn_cfg: Further `AdaLAAttention` arguments (`feature_map_cfg`, `value_conv`,
             `local_concentration`, `eps`, `window_size`).
@@ -120,7 +122,7 @@ class AdaLAViT(BaseModule):
         vit_cfg: Overrides of the timm model's arguments (e.g. a tiny `embed_dim`/`depth` for tests).
         init_cfg: `dict(type='Pretrained', checkpoint=PATH, strict=True)`: the official release,
             timm's, open_clip's or stage-export weights (`vit_checkpoint`). A stage export's
-            `meta` must describe this backbone (`arch`, `attn_type`, `feature_map`, `attn_cfg`).
+            `meta` must describe this backbone (`variant`: `arch` and the attention settings).
     """
 
     def __init__(self,
@@ -148,15 +150,15 @@ class AdaLAViT(BaseModule):
             DINOv2VisionTransformer.specialise(self.vit)
         if with_cls_token and self.vit.cls_token is None:
             raise ValueError(f'arch {arch!r} has no class token: set with_cls_token=False')
-        self.attn_types = self._per_layer(attn_type, len(self.vit.blocks))
-        # What a stage export records in its meta (plain dicts, loadable without running code), and
-        # what loading one checks.
-        self.variant = ConfigDict(arch=arch, attn_type=list(self.attn_types), feature_map=feature_map,
-                                  block_local_concentration=block_local_concentration, **(attn_cfg or {})).to_dict()
+        # What a stage export records in its meta, and what loading one checks (`attention_settings`).
+        self.variant = dict(arch=arch, **attention_settings(
+            dict(attn_type=attn_type, feature_map=feature_map, attn_cfg=attn_cfg,
+                 block_local_concentration=block_local_concentration), depth=len(self.vit.blocks)))
+        self.attn_types = self.variant['attn_type']
         for block, layer_type in zip(self.vit.blocks, self.attn_types):
             block.attn = AdaLAAttention.from_timm(
                 block.attn, attn_type=layer_type, feature_map=feature_map,
-                num_prefix_tokens=self.vit.num_prefix_tokens, **(attn_cfg or {}))
+                num_prefix_tokens=self.vit.num_prefix_tokens, **self.variant['attn_cfg'])
             if block_local_concentration and layer_type in LINEAR_ATTN_TYPES:
                 LocalConcentrationBlock.specialise(block)
         self.vit.set_grad_checkpointing(with_cp)
@@ -172,16 +174,6 @@ class AdaLAViT(BaseModule):
         self.patch_size = self.vit.patch_embed.patch_size[0]
         self.frozen_blocks = depth if frozen_blocks == 'all' else frozen_blocks
         self._freeze(freeze_norm=frozen_blocks == 'all')
-
-    @staticmethod
-    def _per_layer(attn_type: Union[str, Sequence[str]], depth: int) -> List[str]:
-        types = [attn_type] * depth if isinstance(attn_type, str) else list(attn_type)
-        if len(types) != depth:
-            raise ValueError(f'attn_type has {len(types)} entries for {depth} blocks')
-        unknown = set(types) - set(ATTN_TYPES)
-        if unknown:
-            raise ValueError(f'unknown attn_type {sorted(unknown)}; choose from {ATTN_TYPES}')
-        return types
 
     def _freeze(self, freeze_norm: bool) -> None:
         if self.frozen_blocks <= 0:
