@@ -10,7 +10,7 @@ model = dict(
     data_preprocessor={{_base_.data_preprocessor}},
     teacher=dict(type='AdaLAViT', arch='dinov2_vitl14', attn_type='softmax',
                  init_cfg=dict(type='Pretrained', checkpoint=dinov2_checkpoint)),
-    student_attn=dict(feature_map='elu'))
+    student=dict(attn_type='linear', feature_map='elu'))
 train_cfg = dict(type='AttentionAlignLoop', max_iters=10000, val_interval=2000)
 param_scheduler = [
     dict(type='LinearLR', start_factor=1e-3, by_epoch=False, begin=0, end=500),

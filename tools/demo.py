@@ -50,7 +50,7 @@ from mmengine.runner import Runner
 from mmseg.registry import MODELS
 
 import mmseg_adala  # noqa: F401  (registers our modules)
-from mmseg_adala.alignment.diagnostics import TeacherReference
+from mmseg_adala.alignment.teacher_records import TeacherReference
 from mmseg_adala.benchmark import BenchmarkSettings, run_benchmark, write_report
 from mmseg_adala.datasets.context_scenes import render_context_scene
 from mmseg_adala.datasets.synthetic_ade20k import make_synthetic_ade20k, write_synthetic_image

@@ -3,5 +3,5 @@
 # windows (even blocks) and ReLU linear attention with the local concentration module (odd).
 _base_ = ['./stage1.py']
 
-model = dict(student_attn=dict(attn_type=['window', 'linear'] * 3, feature_map='relu', window_size=2,
-                               local_concentration=True))
+model = dict(student=dict(
+    attn_type=['window', 'linear'] * 3, feature_map='relu', attn_cfg=dict(window_size=2, local_concentration=True)))

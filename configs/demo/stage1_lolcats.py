@@ -7,7 +7,8 @@
 _base_ = ['./stage1.py']
 
 model = dict(
-    student_attn=dict(attn_type='window_linear', feature_map='hedgehog', feature_map_cfg=dict(bias=False),
-                      window_size=2, init_window_factor=-2.1972245773362196),
+    student=dict(attn_type='window_linear', feature_map='hedgehog',
+                 attn_cfg=dict(feature_map_cfg=dict(bias=False), window_size=2,
+                               init_window_factor=-2.1972245773362196)),
     trainable=('feature_map.', 'key_map.', 'window_factor'))
 optim_wrapper = dict(optimizer=dict(lr=1e-2))

@@ -5,5 +5,5 @@
 # Run: tools/dist_train.sh configs/l2vit/l2vit_stage1_dinov2_l_coco.py 8
 _base_ = ['../adala_stage1_dinov2_l_coco.py']
 
-model = dict(student_attn=dict(attn_type=['window', 'linear'] * 12, feature_map='relu', window_size=7,
-                               local_concentration=True))
+model = dict(student=dict(
+    attn_type=['window', 'linear'] * 12, feature_map='relu', attn_cfg=dict(window_size=7, local_concentration=True)))

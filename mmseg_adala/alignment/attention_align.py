@@ -4,12 +4,12 @@ from typing import Dict, List, Optional, Sequence
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from mmengine.config import ConfigDict
 from mmseg.registry import MODELS
 
-from ..models import AdaLAAttention, AdaLAViT
+from ..models import AdaLAAttention
 from ..models.attention import ADDED_PARAMETER_PREFIXES
-from .diagnostics import attention_outputs, relative_error
+from ..models.backbones.attention_settings import attention_settings
+from .teacher_records import attention_outputs, relative_error
 from .teacher_student import TeacherStudentModel
 
 # What stage 1 trains in each linear attention: the Q/K/V path and the variant's own
@@ -32,9 +32,11 @@ class AttentionAlignModel(TeacherStudentModel):
 
     Args:
         teacher: Config of the softmax `AdaLAViT` with its pretrained weights.
-        student_attn: `AdaLAAttention` arguments of the linear copies (default ELU+1), e.g.
-            `dict(feature_map='hedgehog', local_concentration=True)`; its `attn_type` (default
-            'linear') may be one per block, as the backbone's.
+        student: The attention of the copies, in AdaLAViT's terms (`attention_settings`):
+            `attn_type` (default 'linear', or one per block), `feature_map` (default 'elu', the
+            paper's ELU+1) and `attn_cfg`, e.g. `dict(feature_map='hedgehog',
+            attn_cfg=dict(local_concentration=True))`. The export records them as stage 2's
+            AdaLAViT does (`variant`), where they build its student.
         trainable: Name prefixes, inside each attention, of the parameters that train (default
             `TRAINED_PREFIXES`). LoLCATs' attention transfer keeps the model's own weights
             frozen and trains its feature maps and window factors only:
@@ -42,12 +44,15 @@ class AttentionAlignModel(TeacherStudentModel):
         data_preprocessor: Image normalisation.
     """
 
-    def __init__(self, teacher: dict, student_attn: Optional[dict] = None, trainable: Optional[Sequence[str]] = None,
+    def __init__(self, teacher: dict, student: Optional[dict] = None, trainable: Optional[Sequence[str]] = None,
                  data_preprocessor: Optional[dict] = None, init_cfg: Optional[dict] = None) -> None:
         super().__init__(teacher, data_preprocessor=data_preprocessor, init_cfg=init_cfg)
-        # Plain dicts all the way down: the export's meta must load without running code.
-        defaults = dict(feature_map='elu', attn_type='linear')
-        self.student_attn_cfg = ConfigDict({**defaults, **(student_attn or {})}).to_dict()
+        unknown = set(student or {}) - {'attn_type', 'feature_map', 'attn_cfg'}
+        if unknown:
+            raise ValueError(f'stage 1\'s student takes attn_type, feature_map and attn_cfg (AdaLAViT\'s attention '
+                             f'arguments), not {sorted(unknown)}; the blocks\' local concentration '
+                             '(block_local_concentration) lies outside the attentions and trains in stage 2')
+        self.student_settings = attention_settings(student or {}, depth=len(self.teacher.vit.blocks))
         self.trainable = TRAINED_PREFIXES if trainable is None else tuple(trainable)
         self.student_attns = nn.ModuleList(self._linear_copies())
         if not any(p.requires_grad for p in self.student_attns.parameters()):
@@ -55,11 +60,10 @@ class AttentionAlignModel(TeacherStudentModel):
                              f'(their names: {sorted({n for n, _ in self.student_attns[0].named_parameters()})})')
 
     def _linear_copies(self) -> List[AdaLAAttention]:
-        vit = self.teacher.vit
-        cfg = dict(self.student_attn_cfg)
-        types = AdaLAViT._per_layer(cfg.pop('attn_type'), len(vit.blocks))
+        vit, settings = self.teacher.vit, self.student_settings
         copies = [AdaLAAttention.from_timm(block.attn, num_prefix_tokens=vit.num_prefix_tokens, attn_type=layer_type,
-                                           **cfg) for block, layer_type in zip(vit.blocks, types)]
+                                           feature_map=settings['feature_map'], **settings['attn_cfg'])
+                  for block, layer_type in zip(vit.blocks, settings['attn_type'])]
         for attn in copies:
             for name, param in attn.named_parameters():
                 param.requires_grad = name.startswith(self.trainable)
@@ -91,4 +95,4 @@ class AttentionAlignModel(TeacherStudentModel):
         for i, attn in enumerate(self.student_attns):
             state.update({f'blocks.{i}.attn.{k}': v.detach().clone() for k, v in attn.state_dict().items()})
         return dict(state_dict=state, meta=dict(stage='attention_align', arch=self.teacher.arch,
-                                               **self.student_attn_cfg))
+                                               **self.student_settings))

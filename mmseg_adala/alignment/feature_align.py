@@ -5,7 +5,7 @@ import torch
 import torch.nn.functional as F
 from mmseg.registry import MODELS
 
-from .diagnostics import relative_error
+from .teacher_records import relative_error
 from .teacher_student import TeacherStudentModel
 
 

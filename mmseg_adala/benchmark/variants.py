@@ -2,7 +2,8 @@
 
 ``no_attention`` keeps every attention's qkv and proj layers but drops the kernel
 (out = proj(v)): the ceiling of any linear-attention backbone. A new variant is one entry of
-`VARIANT_ATTENTION` (its AdaLAViT arguments); the CLI and the tables take it from there.
+`VARIANT_ATTENTION` (its attention settings, AdaLAViT's arguments); the CLI and the tables
+take it from there.
 """
 import math
 import os.path as osp
@@ -13,8 +14,9 @@ import torch.nn as nn
 
 from ..engine.config_files import CONFIG_ROOT
 from ..models import AdaLAViT
+from ..models.backbones.attention_settings import attention_settings
 
-# AdaLAViT arguments per variant.
+# The attention settings per variant (`attention_settings`).
 VARIANT_ATTENTION = {
     'softmax': dict(attn_type='softmax'),
     'linear': dict(attn_type='linear', feature_map='elu'),
@@ -43,7 +45,8 @@ def segmentor_model_config(config_path: str, variant: str, arch: str, vit_cfg: O
                            head_tile: Optional[int] = None):
     """The segmentor config of `config_path` turned into one variant (`build_segmentor` builds it).
 
-    The backbone gets the arch, attention and `vit_cfg` overrides and no pretrained weights.
+    The backbone gets the arch, the variant's attention (its attn_type, feature_map and
+    attn_cfg replace the config's) and `vit_cfg` overrides, and no pretrained weights.
     The config's number of backbone outputs is kept but spread evenly over the chosen depth
     (5, 11, 17, 23 for 24 blocks; 2, 5, 8, 11 for 12), since the config's indices are for its
     own arch; a backbone with fewer blocks than outputs gives its last block only, which
@@ -59,7 +62,7 @@ def segmentor_model_config(config_path: str, variant: str, arch: str, vit_cfg: O
     backbone = model.backbone
     if backbone.get('type') != 'AdaLAViT':
         raise ValueError(f'{config_path}: the benchmark needs an AdaLAViT backbone, got {backbone.get("type")!r}')
-    backbone.update(arch=arch, init_cfg=None, **VARIANT_ATTENTION[variant])
+    backbone.update(arch=arch, init_cfg=None, **attention_settings(VARIANT_ATTENTION[variant]))
     if vit_cfg:
         backbone.vit_cfg = {**(backbone.get('vit_cfg') or {}), **vit_cfg}
     with torch.device('meta'):  # the shape only: no memory, no initialisation

@@ -9,7 +9,6 @@ linear attention have the same parameters, so a softmax checkpoint under a linea
 loads without a single warning; the config saved in the checkpoint (`meta.cfg`) tells.
 """
 import ast
-import inspect
 import re
 from collections import Counter
 from typing import Dict, List, Optional
@@ -20,11 +19,10 @@ from mmengine.optim import OptimWrapperDict
 from mmengine.runner.checkpoint import load_state_dict
 from mmseg.registry import HOOKS, MODELS
 
+from ..models.backbones.attention_settings import attention_differences
 from .checkpoint_file import read_checkpoint
 from .model_wrappers import bare_model
 
-# Backbone settings that change what the same weights compute.
-ATTENTION_SETTINGS = ('attn_type', 'feature_map', 'attn_cfg')
 # What evaluation and inference take, for the messages about a file that is none of it.
 SEGMENTOR_CHECKPOINT = 'a segmentor checkpoint written by tools/train.py (work_dir/iter_*.pth)'
 
@@ -86,20 +84,11 @@ def saved_model_cfg(checkpoint: dict) -> Optional[dict]:
     return None
 
 
-def _attention(backbone: dict) -> Optional[dict]:
-    """The backbone's attention settings, defaults filled in from its class; None if not registered."""
-    known = isinstance(backbone, dict) and isinstance(backbone.get('type'), str)
-    backbone_cls = MODELS.get(backbone['type']) if known else None
-    if backbone_cls is None:
-        return None
-    defaults = inspect.signature(backbone_cls).parameters
-    settings = {key: backbone.get(key, defaults[key].default) for key in ATTENTION_SETTINGS if key in defaults}
-    if isinstance(settings.get('attn_type'), (list, tuple)):  # per layer; one kind for all equals its name
-        kinds = tuple(settings['attn_type'])
-        settings['attn_type'] = kinds[0] if len(set(kinds)) == 1 else kinds
-    if 'attn_cfg' in settings:
-        settings['attn_cfg'] = dict(settings['attn_cfg'] or {})
-    return dict(settings, type=backbone_cls.__name__)
+def _builds_adala_vit(backbone) -> bool:
+    if not (isinstance(backbone, dict) and isinstance(backbone.get('type'), str)):
+        return False
+    backbone_cls = MODELS.get(backbone['type'])
+    return backbone_cls is not None and backbone_cls is MODELS.get('AdaLAViT')
 
 
 def attention_mismatch(checkpoint: dict, model_cfg: dict) -> Optional[str]:
@@ -109,11 +98,11 @@ def attention_mismatch(checkpoint: dict, model_cfg: dict) -> Optional[str]:
     saved = saved_model_cfg(checkpoint)
     if saved is None:
         return None
-    theirs, ours = _attention(saved.get('backbone')), _attention(model_cfg.get('backbone'))
-    if theirs is None or ours is None or theirs['type'] != ours['type']:
+    theirs, ours = saved.get('backbone'), model_cfg.get('backbone')
+    if not (_builds_adala_vit(theirs) and _builds_adala_vit(ours)):
         return None
-    differing = [f'{key}={theirs[key]!r} in the checkpoint\'s config, {ours[key]!r} in this one'
-                 for key in ATTENTION_SETTINGS if key in ours and theirs.get(key) != ours[key]]
+    differing = [f'{key}={a!r} in the checkpoint\'s config, {b!r} in this one'
+                 for key, a, b in attention_differences(theirs, ours)]
     return '; '.join(differing) or None
 
 

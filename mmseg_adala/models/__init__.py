@@ -1,5 +1,6 @@
-from .attention import AdaLAAttention, LocalConcentration
-from .backbones import AdaLAViT
+# The backbones first: attention.py takes its local concentration module from their block module.
+from .backbones import AdaLAViT, LocalConcentration
+from .attention import AdaLAAttention
 from .decode_heads import BNHead
 from .segmentors import AdaLAEncoderDecoder, AdaLAMask2Former
 

@@ -6,7 +6,7 @@ The parameter names (`qkv`, `q_norm`, `k_norm`, `norm`, `proj`) are those of
 can be initialised from a softmax one by copying its state dict (stage 1 does exactly that).
 """
 from functools import partial
-from typing import Callable, Optional, Tuple, Type
+from typing import Callable, Dict, Optional, Tuple, Type
 
 import torch
 import torch.nn as nn
@@ -14,57 +14,14 @@ import torch.nn.functional as F
 
 from ..ops import (SEPARATE_KEY_MAPS, apply_rope, build_feature_map, linear_attention, rotary_linear_attention,
                    softmax_attention, window_attention, window_linear_attention)
+from .backbones.local_concentration_block import LocalConcentration
 
-# 'none' removes the attention kernel: each token attends to itself only (out = proj(v)). It
-# is the speed ceiling of any linear attention (the benchmark's `no_attention`), and the
-# control that shows what attention contributes to a task (the demo's ablation). 'window' is
-# softmax inside w x w windows of the patch grid (ViTDet, L2ViT's local window attention);
-# 'window_linear' is LoLCATs' sum of window softmax and linear attention over the rest.
-ATTN_TYPES = ('softmax', 'linear', 'none', 'window', 'window_linear')
 # The kernels with a linear part: they own a feature map and may add local concentration.
 LINEAR_ATTN_TYPES = ('linear', 'window_linear')
+# The kernels that work on the patch grid.
+WINDOW_ATTN_TYPES = ('window', 'window_linear')
 # Parameters that a softmax checkpoint lacks: they keep their (identity / zero) initialisation.
 ADDED_PARAMETER_PREFIXES = ('feature_map.', 'key_map.', 'value_conv.', 'local_concentration.', 'window_factor')
-
-
-class LocalConcentration(nn.Module):
-    """L2ViT's local concentration module, LCM (Zheng et al., arXiv 2501.16182).
-
-    Linear attention spreads its weight over all tokens; two depthwise convolutions over the
-    patch grid give back the local detail: LCM(x) = DWConv(BN(GELU(DWConv(x)))), in that
-    order (L2ViT's ``LCM``), returned as a branch for the caller to add. The second
-    convolution starts at zero, so adding the branch to a trained model changes nothing
-    until it is trained. Prefix tokens (cls, registers) have no grid position: their branch
-    is zero.
-
-    L2ViT places it in the block, ``x + LCM(norm(x))`` after the attention's residual
-    (`LocalConcentrationBlock`). AdaLAAttention's `local_concentration` places it inside the
-    attention instead, ``proj(a + LCM(a))`` for the kernel's output a: stage 1 aligns
-    attention outputs only, so only there is it trained against the softmax teacher in stage 1.
-
-    Args:
-        dim: Channels.
-        kernel_size: Depthwise kernel size (L2ViT's 7).
-    """
-
-    def __init__(self, dim: int, kernel_size: int = 7) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(dim, dim, kernel_size, padding=kernel_size // 2, groups=dim)
-        self.act = nn.GELU()
-        self.bn = nn.BatchNorm2d(dim)
-        self.conv2 = nn.Conv2d(dim, dim, kernel_size, padding=kernel_size // 2, groups=dim)
-        nn.init.zeros_(self.conv2.weight)
-        nn.init.zeros_(self.conv2.bias)
-
-    def forward(self, x: torch.Tensor, grid_size: Tuple[int, int], num_prefix_tokens: int) -> torch.Tensor:
-        B, N, C = x.shape
-        H, W = grid_size
-        if N - num_prefix_tokens != H * W:
-            raise ValueError(f'LocalConcentration got {N - num_prefix_tokens} patch tokens for a {H}x{W} grid: '
-                             'the backbone must set the patch grid before each forward')
-        grid = x[:, num_prefix_tokens:].transpose(1, 2).reshape(B, C, H, W)
-        local = self.conv2(self.bn(self.act(self.conv1(grid))))
-        return F.pad(local.flatten(2).transpose(1, 2), (0, 0, num_prefix_tokens, 0))
 
 
 class ValueConvolution(nn.Module):
@@ -93,10 +50,69 @@ class ValueConvolution(nn.Module):
         rows, cols = grid_size
         if N - num_prefix_tokens != rows * cols:
             raise ValueError(f'ValueConvolution got {N - num_prefix_tokens} patch tokens for a {rows}x{cols} grid: '
-                             'the backbone must set the patch grid before each forward')
+                             'grid_size must be the patch grid of this input')
         grid = v[:, :, num_prefix_tokens:].reshape(B * H, rows, cols, d).permute(0, 3, 1, 2)
         local = self.conv(grid).permute(0, 2, 3, 1).reshape(B, H, rows * cols, d)
         return F.pad(local, (0, 0, num_prefix_tokens, 0))
+
+
+def _rotated(attn: 'AdaLAAttention', q: torch.Tensor, k: torch.Tensor,
+             rope: Optional[torch.Tensor]) -> Tuple[torch.Tensor, torch.Tensor]:
+    """q and k with the patch tokens rotated by `rope`, as `EvaAttention` does."""
+    if rope is None:
+        return q, k
+    return tuple(apply_rope(t, rope, attn.rotate_half, attn.num_prefix_tokens) for t in (q, k))
+
+
+def _softmax_kernel(attn: 'AdaLAAttention', q, k, v, rope, grid_size) -> torch.Tensor:
+    q, k = _rotated(attn, q, k, rope)
+    return softmax_attention(q, k, v, scale=attn.scale, dropout_p=attn.dropout_p)
+
+
+def _linear_kernel(attn: 'AdaLAAttention', q, k, v, rope, grid_size) -> torch.Tensor:
+    if rope is None:
+        return linear_attention(q, k, v, feature_map=attn.feature_map, eps=attn.eps, key_map=attn.key_map)
+    # RoFormer's form: the rotation acts on the feature maps of the numerator only.
+    return rotary_linear_attention(q, k, v, rope, feature_map=attn.feature_map, eps=attn.eps, key_map=attn.key_map,
+                                   rotate_half=attn.rotate_half, num_prefix_tokens=attn.num_prefix_tokens)
+
+
+def _no_kernel(attn: 'AdaLAAttention', q, k, v, rope, grid_size) -> torch.Tensor:
+    return v
+
+
+def _window_kernel(attn: 'AdaLAAttention', q, k, v, rope, grid_size) -> torch.Tensor:
+    q, k = _rotated(attn, q, k, rope)
+    return window_attention(q, k, v, grid_size, attn.window_size, attn.num_prefix_tokens, scale=attn.scale,
+                            dropout_p=attn.dropout_p)
+
+
+def _window_linear_kernel(attn: 'AdaLAAttention', q, k, v, rope, grid_size) -> torch.Tensor:
+    if rope is not None:
+        raise NotImplementedError(
+            "attn_type='window_linear' does not take rotary embeddings: its linear part (the keys "
+            'outside each window) would need rotated statistics for the numerator and unrotated ones '
+            "for the normaliser, which window_linear_attention does not keep; use 'linear' or 'window'")
+    return window_linear_attention(q, k, v, grid_size, attn.window_size, attn.feature_map,
+                                   window_factor=attn.window_factor.sigmoid(), num_prefix_tokens=attn.num_prefix_tokens,
+                                   scale=attn.scale, key_map=attn.key_map)
+
+
+# The kernels by `attn_type`: each maps the layer and its per-head (B, heads, N, d) q, k, v, the
+# rotary embedding (or None) and the patch grid to the attention output. 'none' removes the
+# kernel: each token attends to itself only (out = proj(v)). It is the speed ceiling of any
+# linear attention (the benchmark's `no_attention`), and the control that shows what attention
+# contributes to a task (the demo's ablation). 'window' is softmax inside w x w windows of the
+# patch grid (ViTDet, L2ViT's local window attention); 'window_linear' is LoLCATs' sum of window
+# softmax and linear attention over the rest.
+ATTENTION_KERNELS: Dict[str, Callable[..., torch.Tensor]] = {
+    'softmax': _softmax_kernel,
+    'linear': _linear_kernel,
+    'none': _no_kernel,
+    'window': _window_kernel,
+    'window_linear': _window_linear_kernel,
+}
+ATTN_TYPES = tuple(ATTENTION_KERNELS)
 
 
 class AdaLAAttention(nn.Module):
@@ -119,8 +135,9 @@ class AdaLAAttention(nn.Module):
         attn_drop: Attention dropout (softmax and window only; the others have no weights to drop).
         proj_drop: Dropout after the output projection.
         norm_layer: Norm constructor for `qk_norm` / `scale_norm`.
-        attn_type: 'softmax', 'linear', 'none' (no kernel: out = proj(v)), 'window' (softmax in
-            w x w windows) or 'window_linear' (LoLCATs: window softmax + linear attention outside).
+        attn_type: The kernel, by its name in `ATTENTION_KERNELS`: 'softmax', 'linear', 'none' (no
+            kernel: out = proj(v)), 'window' (softmax in w x w windows) or 'window_linear'
+            (LoLCATs: window softmax + linear attention outside).
         feature_map: Linear attention's feature map by name ('elu' is the paper's ELU+1). Maps
             of `SEPARATE_KEY_MAPS` ('hedgehog') are learned twice: `feature_map` for the
             queries and `key_map` for the keys.
@@ -207,11 +224,19 @@ class AdaLAAttention(nn.Module):
         self.local_concentration = LocalConcentration(dim) if is_linear and local_concentration else None
         self.window_factor = nn.Parameter(
             torch.full((num_heads,), init_window_factor, **dd)) if attn_type == 'window_linear' else None
-        # The patch grid of the current input; set by the backbone before each forward.
+        self.needs_grid = (attn_type in WINDOW_ATTN_TYPES or self.value_conv is not None
+                           or self.local_concentration is not None)
+        # The patch grid of the current input, for calls that pass none (see `forward`).
         self.grid_size: Optional[Tuple[int, int]] = None
 
+    @property
+    def dropout_p(self) -> float:
+        """The attention dropout of the current mode (none in evaluation)."""
+        return self.attn_drop if self.training else 0.
+
     def forward(self, x: torch.Tensor, rope: Optional[torch.Tensor] = None,
-                attn_mask: Optional[torch.Tensor] = None, is_causal: bool = False) -> torch.Tensor:
+                attn_mask: Optional[torch.Tensor] = None, is_causal: bool = False,
+                grid_size: Optional[Tuple[int, int]] = None) -> torch.Tensor:
         """Attend over all tokens of x, (B, N, C).
 
         `rope` is the rotary embedding of the patch tokens that timm's `Eva` passes to its
@@ -219,52 +244,34 @@ class AdaLAAttention(nn.Module):
         'window' rotate the patch tokens' q and k with it, as `EvaAttention` does; 'linear'
         rotates the feature maps of the numerator only (`rotary_linear_attention`, RoFormer's
         form); 'none' has no scores to rotate and ignores it.
+
+        `grid_size` is the (rows, columns) patch grid of the tokens after the prefix ones, which
+        the window kernels, `value_conv` and `local_concentration` need. timm's blocks call
+        attention with the tokens alone, so by default it is `self.grid_size`, the grid of the
+        current input that the backbone (AdaLAViT) sets before each forward.
         """
         if attn_mask is not None or is_causal:
             raise NotImplementedError('AdaLAAttention is non-causal self-attention over all tokens: no masks')
-        if rope is not None and self.attn_type == 'window_linear':
-            raise NotImplementedError(
-                "attn_type='window_linear' does not take rotary embeddings: its linear part (the keys "
-                'outside each window) would need rotated statistics for the numerator and unrotated ones '
-                "for the normaliser, which window_linear_attention does not keep; use 'linear' or 'window'")
+        grid_size = self._grid(grid_size) if self.needs_grid else None
         B, N, C = x.shape
         qkv = self.qkv(x) if self.q_bias is None else F.linear(
             x, self.qkv.weight, torch.cat((self.q_bias, self.k_bias, self.v_bias)))
         q, k, v = qkv.reshape(B, N, 3, self.num_heads, self.head_dim).permute(2, 0, 3, 1, 4).unbind(0)
         q, k = self.q_norm(q), self.k_norm(k)
-        if rope is not None and self.attn_type in ('softmax', 'window'):
-            q, k = (apply_rope(t, rope, self.rotate_half, self.num_prefix_tokens) for t in (q, k))
-        if self.attn_type == 'softmax':
-            x = softmax_attention(q, k, v, scale=self.scale,
-                                  dropout_p=self.attn_drop if self.training else 0.)
-        elif self.attn_type == 'linear' and rope is not None:
-            x = rotary_linear_attention(q, k, v, rope, feature_map=self.feature_map, eps=self.eps,
-                                        key_map=self.key_map, rotate_half=self.rotate_half,
-                                        num_prefix_tokens=self.num_prefix_tokens)
-        elif self.attn_type == 'linear':
-            x = linear_attention(q, k, v, feature_map=self.feature_map, eps=self.eps, key_map=self.key_map)
-        elif self.attn_type == 'window':
-            x = window_attention(q, k, v, self._grid(), self.window_size, self.num_prefix_tokens,
-                                 scale=self.scale, dropout_p=self.attn_drop if self.training else 0.)
-        elif self.attn_type == 'window_linear':
-            x = window_linear_attention(q, k, v, self._grid(), self.window_size, self.feature_map,
-                                        window_factor=self.window_factor.sigmoid(),
-                                        num_prefix_tokens=self.num_prefix_tokens, scale=self.scale,
-                                        key_map=self.key_map)
-        else:
-            x = v
+        x = ATTENTION_KERNELS[self.attn_type](self, q, k, v, rope, grid_size)
         if self.value_conv is not None:
-            x = x + self.value_conv(v, self._grid(), self.num_prefix_tokens)
+            x = x + self.value_conv(v, grid_size, self.num_prefix_tokens)
         x = x.transpose(1, 2).reshape(B, N, C)
         if self.local_concentration is not None:
-            x = x + self.local_concentration(x, self._grid(), self.num_prefix_tokens)
+            x = x + self.local_concentration(x, grid_size, self.num_prefix_tokens)
         return self.proj_drop(self.proj(self.norm(x)))
 
-    def _grid(self) -> Tuple[int, int]:
-        if self.grid_size is None:
-            raise ValueError(f'attn_type={self.attn_type!r} needs the patch grid: the backbone must set '
-                             'grid_size before each forward')
-        return self.grid_size
+    def _grid(self, grid_size: Optional[Tuple[int, int]]) -> Tuple[int, int]:
+        grid_size = grid_size or self.grid_size
+        if grid_size is None:
+            raise ValueError(f'attn_type={self.attn_type!r} needs the patch grid: pass grid_size, as AdaLAViT '
+                             'does for each input')
+        return grid_size
 
     def extra_repr(self) -> str:
         window = f', window_size={self.window_size}' if self.attn_type.startswith('window') else ''

@@ -27,7 +27,7 @@ def _snapshot(module):
 
 @pytest.mark.parametrize('feature_map', ['elu', 'hedgehog'])
 def test_stage1_aligns_every_block_and_trains_only_qkv(teacher_checkpoint, feature_map):
-    model = AttentionAlignModel(teacher=_teacher(teacher_checkpoint), student_attn=dict(feature_map=feature_map))
+    model = AttentionAlignModel(teacher=_teacher(teacher_checkpoint), student=dict(feature_map=feature_map))
     model.init_weights()
     batch = torch.randn(4, 3, 56, 56)
     teacher_before, students_before = _snapshot(model.teacher), _snapshot(model.student_attns)
@@ -117,7 +117,7 @@ def test_stage1_export_is_the_teacher_with_linear_attention(teacher_checkpoint):
     with torch.no_grad():
         model.student_attns[0].qkv.weight.add_(1.0)
     export = model.export_backbone()
-    assert export['meta']['attn_type'] == 'linear' and export['meta']['feature_map'] == 'elu'
+    assert export['meta']['attn_type'] == ['linear'] * 2 and export['meta']['feature_map'] == 'elu'
     torch.testing.assert_close(export['state_dict']['blocks.0.attn.qkv.weight'], model.student_attns[0].qkv.weight)
     torch.testing.assert_close(export['state_dict']['blocks.0.mlp.fc1.weight'],
                                model.teacher.vit.blocks[0].mlp.fc1.weight)

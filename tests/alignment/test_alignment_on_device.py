@@ -15,9 +15,9 @@ from mmseg_adala.alignment import AttentionAlignModel, FeatureAlignModel
 TEACHER = dict(type='AdaLAViT', arch='dinov2_vits14', attn_type='softmax', vit_cfg=TINY_VIT, img_size=112)
 MODELS = {
     'stage 1 elu': lambda: AttentionAlignModel(TEACHER),
-    'stage 1 hedgehog': lambda: AttentionAlignModel(TEACHER, student_attn=dict(feature_map='hedgehog')),
+    'stage 1 hedgehog': lambda: AttentionAlignModel(TEACHER, student=dict(feature_map='hedgehog')),
     'stage 1 window_linear': lambda: AttentionAlignModel(
-        TEACHER, student_attn=dict(attn_type='window_linear', feature_map='hedgehog', window_size=2)),
+        TEACHER, student=dict(attn_type='window_linear', feature_map='hedgehog', attn_cfg=dict(window_size=2))),
     'stage 2': lambda: FeatureAlignModel(TEACHER, student=dict(attn_type='linear', feature_map='elu')),
 }
 

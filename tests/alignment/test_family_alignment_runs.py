@@ -12,7 +12,7 @@ import torch
 from mmengine.runner import Runner
 from tiny import TINY_CONFIGS, TINY_VIT, tiny_teacher_state
 
-from mmseg_adala.alignment.diagnostics import TeacherReference, relative_error
+from mmseg_adala.alignment.teacher_records import TeacherReference, relative_error
 from mmseg_adala.engine.run_config import load_run_config
 from mmseg_adala.models import AdaLAViT
 from mmseg_adala.models.backbones import resolve_arch

@@ -7,12 +7,12 @@ from mmseg_adala.alignment import AttentionAlignModel
 from mmseg_adala.models import AdaLAViT
 
 TEACHER = dict(type='AdaLAViT', arch='dinov2_vits14', attn_type='softmax', vit_cfg=TINY_VIT, img_size=112)
-LOLCATS = dict(attn_type='window_linear', feature_map='hedgehog', window_size=2)
+LOLCATS = dict(attn_type='window_linear', feature_map='hedgehog', attn_cfg=dict(window_size=2))
 
 
-def _aligned(teacher_checkpoint, student_attn, steps, trainable=None):
+def _aligned(teacher_checkpoint, student, steps, trainable=None):
     model = AttentionAlignModel(teacher=dict(TEACHER, init_cfg=dict(type='Pretrained', checkpoint=teacher_checkpoint)),
-                                student_attn=student_attn, trainable=trainable)
+                                student=student, trainable=trainable)
     model.init_weights()
     batch = torch.randn(2, 3, 56, 56)  # a 4x4 grid: four 2x2 windows
     optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=3e-3)
@@ -37,7 +37,7 @@ def test_stage1_aligns_lolcats_hybrid_and_learns_its_mixing_factor(teacher_check
     assert all(not torch.equal(attn.window_factor, torch.zeros(2)) for attn in model.student_attns)
 
     export = model.export_backbone()
-    assert export['meta']['attn_type'] == 'window_linear' and export['meta']['window_size'] == 2
+    assert export['meta']['attn_type'] == ['window_linear'] * 2 and export['meta']['attn_cfg'] == dict(window_size=2)
     path = str(tmp_path / 'stage1.pth')
     torch.save(export, path)
     backbone = AdaLAViT(arch='dinov2_vits14', vit_cfg=TINY_VIT, img_size=112, attn_type='window_linear',
@@ -54,8 +54,8 @@ def test_stage1_aligns_lolcats_hybrid_and_learns_its_mixing_factor(teacher_check
 def test_lolcats_attention_transfer_trains_only_the_feature_maps_and_window_factors(teacher_checkpoint):
     """LoLCATs' own stage 1 (configs/lolcats): the teacher's Q/K/V weights stay as they are."""
     trainable = ('feature_map.', 'key_map.', 'window_factor')
-    model, before, after = _aligned(teacher_checkpoint, dict(LOLCATS, feature_map_cfg=dict(bias=False)), steps=30,
-                                    trainable=trainable)
+    lolcats = dict(LOLCATS, attn_cfg=dict(window_size=2, feature_map_cfg=dict(bias=False)))
+    model, before, after = _aligned(teacher_checkpoint, lolcats, steps=30, trainable=trainable)
     assert after < before, (before, after)
     trained = {name for name, p in model.student_attns.named_parameters() if p.requires_grad}
     assert trained == {f'{i}.{name}' for i in range(2) for name in ('feature_map.weight', 'key_map.weight',
@@ -67,13 +67,13 @@ def test_lolcats_attention_transfer_trains_only_the_feature_maps_and_window_fact
 
 def test_a_trainable_list_that_matches_nothing_is_refused(teacher_checkpoint):
     with pytest.raises(ValueError, match="trainable=\\['featuremap'\\] matches no parameter"):
-        AttentionAlignModel(teacher=TEACHER, student_attn=LOLCATS, trainable=('featuremap',))
+        AttentionAlignModel(teacher=TEACHER, student=LOLCATS, trainable=('featuremap',))
 
 
 def test_stage1_takes_one_kernel_per_block(teacher_checkpoint, tmp_path):
     """L2ViT-style alternation: window softmax in one block, linear attention in the next."""
-    student_attn = dict(attn_type=['window', 'linear'], window_size=2, local_concentration=True)
-    model, before, after = _aligned(teacher_checkpoint, student_attn, steps=10)
+    student = dict(attn_type=['window', 'linear'], attn_cfg=dict(window_size=2, local_concentration=True))
+    model, before, after = _aligned(teacher_checkpoint, student, steps=10)
     assert after < before
     assert [attn.attn_type for attn in model.student_attns] == ['window', 'linear']
     assert model.student_attns[0].local_concentration is None  # a softmax kernel needs none

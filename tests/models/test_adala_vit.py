@@ -224,17 +224,17 @@ def test_configuration_errors():
 
 
 def _stage_export(stage, **student):
-    """A stage-1 (`student` = its student_attn) or stage-2 export of the tiny teacher."""
+    """A stage-1 or stage-2 export of the tiny teacher: both stages take the student's attention alike."""
     teacher = dict(type='AdaLAViT', arch='dinov2_vits14', attn_type='softmax', vit_cfg=TINY_VIT)
     if stage == 1:
-        return AttentionAlignModel(teacher=teacher, student_attn=student).export_backbone()
+        return AttentionAlignModel(teacher=teacher, student=student).export_backbone()
     return FeatureAlignModel(teacher=teacher, student=dict(attn_type='linear', **student)).export_backbone()
 
 
 @pytest.mark.parametrize('stage, student, config, message', [
     (1, dict(), dict(feature_map='hedgehog'), "feature_map: export 'elu', config 'hedgehog'"),
     (1, dict(), dict(attn_cfg=dict(local_concentration=True)), 'local_concentration: export False, config True'),
-    (1, dict(feature_map='focused', feature_map_cfg=dict(power=3)),
+    (1, dict(feature_map='focused', attn_cfg=dict(feature_map_cfg=dict(power=3))),
      dict(feature_map='focused', attn_cfg=dict(feature_map_cfg=dict(power=2))),
      r"feature_map_cfg: export \{'power': 3\}, config \{'power': 2\}"),
     (2, dict(attn_cfg=dict(local_concentration=True)), dict(), 'local_concentration: export True, config False'),
@@ -252,7 +252,7 @@ def test_stage_export_must_match_the_backbone(stage, student, config, message, t
 
 @pytest.mark.parametrize('stage, student, config', [
     (1, dict(), dict()),
-    (1, dict(feature_map='hedgehog', local_concentration=True),
+    (1, dict(feature_map='hedgehog', attn_cfg=dict(local_concentration=True)),
      dict(feature_map='hedgehog', attn_cfg=dict(local_concentration=True, eps=1e-6))),
     (2, dict(feature_map='focused', attn_cfg=dict(feature_map_cfg=dict(power=3))),
      dict(feature_map='focused', attn_cfg=dict(feature_map_cfg=dict(power=3)))),
@@ -267,9 +267,9 @@ def test_stage_export_loads_into_its_variant(stage, student, config, tmp_path):
 def test_stage1_export_of_the_faithful_variants_loads_with_their_trained_parameters(tmp_path):
     """Hedgehog's key maps and FLatten's value convolution are stage-1 parameters: trained there,
     exported, checked against the meta and loaded (not left at their initialisation)."""
-    student = dict(attn_type=['linear', 'window_linear'], feature_map='hedgehog', value_conv=5)
+    student = dict(attn_type=['linear', 'window_linear'], feature_map='hedgehog', attn_cfg=dict(value_conv=5))
     teacher = dict(type='AdaLAViT', arch='dinov2_vits14', attn_type='softmax', vit_cfg=TINY_VIT)
-    model = AttentionAlignModel(teacher=teacher, student_attn=student)
+    model = AttentionAlignModel(teacher=teacher, student=student)
     trained = {name for name, param in model.student_attns.named_parameters() if param.requires_grad}
     assert {'0.key_map.weight', '0.key_map.bias', '0.value_conv.conv.weight', '1.key_map.weight'} <= trained
     with torch.no_grad():
@@ -277,8 +277,7 @@ def test_stage1_export_of_the_faithful_variants_loads_with_their_trained_paramet
             if name.split('.')[1] in ('feature_map', 'key_map', 'value_conv'):
                 param.normal_()
     export = model.export_backbone()
-    config = dict(attn_type=['linear', 'window_linear'], feature_map='hedgehog', attn_cfg=dict(value_conv=5))
-    loaded = _backbone('dinov2_vits14', tmp_path, export, vit_cfg=TINY_VIT, **config)
+    loaded = _backbone('dinov2_vits14', tmp_path, export, vit_cfg=TINY_VIT, **student)
     state = loaded.vit.state_dict()
     assert {'blocks.0.attn.key_map.weight', 'blocks.1.attn.value_conv.conv.bias'} <= set(export['state_dict'])
     for key, value in export['state_dict'].items():

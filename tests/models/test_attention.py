@@ -52,20 +52,18 @@ def test_zero_init_local_concentration_changes_nothing():
     plain = AdaLAAttention(32, num_heads=4, attn_type='linear').eval()
     with_lcm = AdaLAAttention.from_timm(plain, attn_type='linear', local_concentration=True).eval()
     x = torch.randn(2, 1 + 12, 32)
-    with_lcm.grid_size = (3, 4)
-    torch.testing.assert_close(with_lcm(x), plain(x))
+    torch.testing.assert_close(with_lcm(x, grid_size=(3, 4)), plain(x))
     # Once trained (non-zero), it acts on patch tokens only: the cls token's output is unchanged.
     torch.nn.init.normal_(with_lcm.local_concentration.conv2.weight)
-    out = with_lcm(x)
+    out = with_lcm(x, grid_size=(3, 4))
     torch.testing.assert_close(out[:, 0], plain(x)[:, 0])
     assert not torch.allclose(out[:, 1:], plain(x)[:, 1:])
 
 
 def test_local_concentration_needs_the_grid():
     attn = AdaLAAttention(32, num_heads=4, attn_type='linear', local_concentration=True)
-    attn.grid_size = (5, 5)
     with pytest.raises(ValueError, match='5x5 grid'):
-        attn(torch.randn(1, 13, 32))
+        attn(torch.randn(1, 13, 32), grid_size=(5, 5))
 
 
 def test_copy_refuses_foreign_weights():
@@ -88,11 +86,10 @@ def _qkv(timm_attn, x):
 def test_window_equals_naive_reference(grid, window):
     timm_attn = _timm_attention()
     ours = AdaLAAttention.from_timm(timm_attn, attn_type='window', window_size=window).eval()
-    ours.grid_size = grid
     x = torch.randn(2, 1 + grid[0] * grid[1], 32)
     q, k, v = _qkv(timm_attn, x)
     expected = timm_attn.proj(window_attention_naive(q, k, v, grid, window, 1).transpose(1, 2).reshape(x.shape))
-    torch.testing.assert_close(ours(x), expected, atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(ours(x, grid_size=grid), expected, atol=1e-5, rtol=1e-4)
 
 
 @pytest.mark.parametrize('feature_map', ['hedgehog', 'elu'])
@@ -105,13 +102,12 @@ def test_window_linear_equals_naive_reference_with_lolcats_factor(feature_map):
     with torch.no_grad():
         ours.window_factor.copy_(torch.tensor([-2., 0., 1., 3.]))
     grid = (3, 5)
-    ours.grid_size = grid
     x = torch.randn(2, 1 + 15, 32)
     q, k, v = _qkv(timm_attn, x)
     factor = torch.tensor([-2., 0., 1., 3.]).sigmoid()
     out = window_linear_attention_naive(q, k, v, grid, 2, ours.feature_map, factor, 1., num_prefix_tokens=1)
     expected = timm_attn.proj(out.transpose(1, 2).reshape(x.shape))
-    torch.testing.assert_close(ours(x), expected, atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(ours(x, grid_size=grid), expected, atol=1e-5, rtol=1e-4)
 
 
 @pytest.mark.parametrize('attn_type', ['window', 'window_linear'])
@@ -175,7 +171,7 @@ def test_hedgehog_learns_separate_query_and_key_maps(attn_type):
     _randomise(attn.key_map, 2)
     x = torch.randn(2, 1 + 12, 32, dtype=torch.float64)
     attn = attn.double().eval()
-    attn.grid_size, attn.window_size = (3, 4), 2
+    attn.window_size = 2
     q, k, v = (_heads(t) for t in attn.qkv(x).chunk(3, dim=-1))
     phi_q = _hedgehog_reference(q, attn.feature_map.weight, attn.feature_map.bias)
     phi_k = _hedgehog_reference(k, attn.key_map.weight, attn.key_map.bias)
@@ -189,7 +185,7 @@ def test_hedgehog_learns_separate_query_and_key_maps(attn_type):
                                                scale=attn.scale)
         assert not torch.allclose(expected, shared)  # the key map matters
     with torch.no_grad():
-        out = attn(x)
+        out = attn(x, grid_size=(3, 4))
     torch.testing.assert_close(out, attn.proj(expected.transpose(1, 2).reshape(2, 13, 32)))
     if attn_type == 'linear':  # the naive reference is independent of the op
         torch.testing.assert_close(expected, linear_attention_naive(phi_q, phi_k, v))
@@ -237,10 +233,9 @@ def test_focused_with_value_conv_is_flatten_focused_linear_attention():
     assert attn.value_conv.conv.weight.shape == (8, 1, 5, 5)  # head_dim channels, kernel 5
     _randomise(attn.feature_map, 1)
     _randomise(attn.value_conv, 2)
-    attn.grid_size = (3, 4)
     x = torch.randn(2, 1 + 12, 32, dtype=torch.float64)
     with torch.no_grad():
-        torch.testing.assert_close(attn(x), _flatten_reference(attn, x, (3, 4)))
+        torch.testing.assert_close(attn(x, grid_size=(3, 4)), _flatten_reference(attn, x, (3, 4)))
 
 
 def test_value_conv_starts_at_zero_and_needs_the_grid():
@@ -249,10 +244,9 @@ def test_value_conv_starts_at_zero_and_needs_the_grid():
     x = torch.randn(2, 1 + 12, 32)
     with pytest.raises(ValueError, match='grid_size'):
         with_conv(x)
-    with_conv.grid_size = (5, 5)
     with pytest.raises(ValueError, match='12 patch tokens for a 5x5 grid'):
-        with_conv(x)
-    with_conv.grid_size = (3, 4)
-    torch.testing.assert_close(with_conv(x), plain(x))
+        with_conv(x, grid_size=(5, 5))
+    torch.testing.assert_close(with_conv(x, grid_size=(3, 4)), plain(x))
+    with_conv.grid_size = (3, 4)  # the backbone's grid of the current input, for calls that pass none
     with_conv(x).sum().backward()
     assert with_conv.value_conv.conv.weight.grad.abs().sum() > 0

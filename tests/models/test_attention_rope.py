@@ -98,10 +98,9 @@ def test_window_over_the_whole_grid_with_rope_is_softmax():
     model = tiny_dinov3('vit_small_patch16_dinov3_qkvb')
     softmax = AdaLAAttention.from_timm(model.blocks[0].attn, attn_type='softmax').eval()
     window = AdaLAAttention.from_timm(model.blocks[0].attn, attn_type='window', window_size=5).eval()
-    window.grid_size = (3, 5)
     rope = model.rope.get_embed(shape=(3, 5))
     x = torch.randn(2, PREFIX + 15, DIM)
-    torch.testing.assert_close(window(x, rope=rope), softmax(x, rope=rope), atol=1e-6, rtol=1e-5)
+    torch.testing.assert_close(window(x, rope=rope, grid_size=(3, 5)), softmax(x, rope=rope), atol=1e-6, rtol=1e-5)
 
 
 def test_none_ignores_rope_and_window_linear_refuses_it():
@@ -111,9 +110,8 @@ def test_none_ignores_rope_and_window_linear_refuses_it():
     none = AdaLAAttention.from_timm(eva_attn, attn_type='none')
     torch.testing.assert_close(none(x, rope=rope), none(x))
     window_linear = AdaLAAttention.from_timm(eva_attn, attn_type='window_linear')
-    window_linear.grid_size = (3, 5)
     with pytest.raises(NotImplementedError, match='window_linear'):
-        window_linear(x, rope=rope)
+        window_linear(x, rope=rope, grid_size=(3, 5))
 
 
 @pytest.mark.parametrize('layout', [dict(qkv_fused=False), dict(gated=True)])

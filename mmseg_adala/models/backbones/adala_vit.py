@@ -1,20 +1,18 @@
 """AdaLAViT: a timm ViT (DINOv2, DINOv3, CLIP, SigLIP, ...) with softmax or linear attention per
 layer, as an MMSeg backbone."""
-import inspect
 import math
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from typing import Dict, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn.functional as F
-from mmengine.config import ConfigDict
-from mmengine.logging import MMLogger
 from mmengine.model import BaseModule
 from mmseg.registry import MODELS
 from timm.models.vision_transformer import VisionTransformer
 
-from ..attention import ATTN_TYPES, LINEAR_ATTN_TYPES, AdaLAAttention
+from ..attention import LINEAR_ATTN_TYPES, AdaLAAttention
+from .attention_settings import attention_settings
 from .local_concentration_block import LocalConcentrationBlock
-from .vit_archs import build_timm_vit, resolve_arch
+from .vit_archs import DEFAULT_ARCH, build_timm_vit, resolve_arch
 from .vit_checkpoint import load_vit_checkpoint
 
 # DINOv2's `interpolate_offset`: it samples the grid at a scale factor of (size + 0.1) / M
@@ -98,7 +96,9 @@ class AdaLAViT(BaseModule):
             ViT name with its pretrained tag ('vit_base_patch16_clip_224.openai'). The arch also
             fixes the input normalisation (`ViTArch.normalisation`).
         attn_type: 'softmax', 'linear', 'none' (attention removed: a control), 'window',
-            'window_linear' (see `AdaLAAttention`), or one per layer.
+            'window_linear' (see `AdaLAAttention`), or one per layer. With `feature_map`,
+            `attn_cfg` and `block_local_concentration`, the attention settings that every stage
+            takes and every stage export records (`attention_settings`).
         feature_map: Linear attention's feature map ('elu', 'relu', 'focused', 'hedgehog').
         attn_cfg: Further `AdaLAAttention` arguments (`feature_map_cfg`, `value_conv`,
             `local_concentration`, `eps`, `window_size`).
@@ -122,11 +122,11 @@ class AdaLAViT(BaseModule):
         vit_cfg: Overrides of the timm model's arguments (e.g. a tiny `embed_dim`/`depth` for tests).
         init_cfg: `dict(type='Pretrained', checkpoint=PATH, strict=True)`: the official release,
             timm's, open_clip's or stage-export weights (`vit_checkpoint`). A stage export's
-            `meta` must describe this backbone (`arch`, `attn_type`, `feature_map`, `attn_cfg`).
+            `meta` must describe this backbone (`variant`: `arch` and the attention settings).
     """
 
     def __init__(self,
-                 arch: str = 'dinov2_vitl14',
+                 arch: str = DEFAULT_ARCH,
                  attn_type: Union[str, Sequence[str]] = 'linear',
                  feature_map: str = 'elu',
                  attn_cfg: Optional[dict] = None,
@@ -150,15 +150,15 @@ class AdaLAViT(BaseModule):
             DINOv2VisionTransformer.specialise(self.vit)
         if with_cls_token and self.vit.cls_token is None:
             raise ValueError(f'arch {arch!r} has no class token: set with_cls_token=False')
-        self.attn_types = self._per_layer(attn_type, len(self.vit.blocks))
-        # What a stage export records in its meta (plain dicts, loadable without running code), and
-        # what loading one checks.
-        self.variant = ConfigDict(arch=arch, attn_type=list(self.attn_types), feature_map=feature_map,
-                                  block_local_concentration=block_local_concentration, **(attn_cfg or {})).to_dict()
+        # What a stage export records in its meta, and what loading one checks (`attention_settings`).
+        self.variant = dict(arch=arch, **attention_settings(
+            dict(attn_type=attn_type, feature_map=feature_map, attn_cfg=attn_cfg,
+                 block_local_concentration=block_local_concentration), depth=len(self.vit.blocks)))
+        self.attn_types = self.variant['attn_type']
         for block, layer_type in zip(self.vit.blocks, self.attn_types):
             block.attn = AdaLAAttention.from_timm(
                 block.attn, attn_type=layer_type, feature_map=feature_map,
-                num_prefix_tokens=self.vit.num_prefix_tokens, **(attn_cfg or {}))
+                num_prefix_tokens=self.vit.num_prefix_tokens, **self.variant['attn_cfg'])
             if block_local_concentration and layer_type in LINEAR_ATTN_TYPES:
                 LocalConcentrationBlock.specialise(block)
         self.vit.set_grad_checkpointing(with_cp)
@@ -174,16 +174,6 @@ class AdaLAViT(BaseModule):
         self.patch_size = self.vit.patch_embed.patch_size[0]
         self.frozen_blocks = depth if frozen_blocks == 'all' else frozen_blocks
         self._freeze(freeze_norm=frozen_blocks == 'all')
-
-    @staticmethod
-    def _per_layer(attn_type: Union[str, Sequence[str]], depth: int) -> List[str]:
-        types = [attn_type] * depth if isinstance(attn_type, str) else list(attn_type)
-        if len(types) != depth:
-            raise ValueError(f'attn_type has {len(types)} entries for {depth} blocks')
-        unknown = set(types) - set(ATTN_TYPES)
-        if unknown:
-            raise ValueError(f'unknown attn_type {sorted(unknown)}; choose from {ATTN_TYPES}')
-        return types
 
     def _freeze(self, freeze_norm: bool) -> None:
         if self.frozen_blocks <= 0:
@@ -240,6 +230,10 @@ class AdaLAViT(BaseModule):
                 f'needs at least {smallest} px per side ({self.min_grid} patches of {self.patch_size} px, the '
                 'backbone\'s min_grid). Scale the image up (a Resize in the pipeline, tools/infer.py --scale)')
 
+    def patch_grid(self, image_size: Sequence[int]) -> Tuple[int, int]:
+        """(rows, columns) of the patch grid of an (H, W) image: whole patches, rounded up."""
+        return tuple(math.ceil(s / self.patch_size) for s in image_size)
+
     def _to_whole_patches(self, x: torch.Tensor) -> torch.Tensor:
         """Check the input, resize it up to whole patches and tell the attention layers its grid.
 
@@ -250,7 +244,7 @@ class AdaLAViT(BaseModule):
         predictions would drift by up to half the padding towards the far edges.
         """
         self._check_input(x)
-        grid = tuple(math.ceil(s / self.patch_size) for s in x.shape[-2:])
+        grid = self.patch_grid(x.shape[-2:])
         for block in self.vit.blocks:
             block.attn.grid_size = grid
         size = tuple(g * self.patch_size for g in grid)
@@ -274,24 +268,3 @@ class AdaLAViT(BaseModule):
     def export_state_dict(self) -> Dict[str, torch.Tensor]:
         """The weights in timm's layout, which `init_cfg` (and timm) load back."""
         return {k: v.detach().clone() for k, v in self.vit.state_dict().items()}
-
-
-def with_backbone_normalisation(data_preprocessor: Optional[dict], backbone: dict) -> Optional[dict]:
-    """`data_preprocessor` with the mean/std of an AdaLAViT `backbone` config where it sets none.
-
-    Each model was trained with its own normalisation (CLIP's mean/std are not ImageNet's,
-    SigLIP's are 0.5), so configs leave mean/std out and a config that only changes the arch
-    gets the right one. A mean/std set explicitly is kept, with a warning if it is not the arch's.
-    """
-    if data_preprocessor is None or backbone.get('type') not in ('AdaLAViT', AdaLAViT):
-        return data_preprocessor
-    arch = backbone.get('arch', inspect.signature(AdaLAViT).parameters['arch'].default)
-    normalisation = resolve_arch(arch).normalisation
-    given = {key: data_preprocessor.get(key) for key in normalisation}
-    if all(value is None for value in given.values()):
-        return {**data_preprocessor, **normalisation}
-    if any(list(given[key] or []) != normalisation[key] for key in normalisation):
-        MMLogger.get_current_instance().warning(
-            f'data_preprocessor mean/std {given} are not the normalisation of arch {arch!r} {normalisation}; '
-            'leave them out of the config to use the arch\'s')
-    return data_preprocessor

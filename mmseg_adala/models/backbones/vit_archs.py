@@ -8,9 +8,10 @@ embeddings) and `Eva` (DINOv3: rotary position embeddings).
 """
 import re
 from dataclasses import dataclass
-from typing import Dict, List
+from typing import Dict, List, Optional
 
 import timm
+from mmengine.logging import MMLogger
 
 # timm's modules of the model classes AdaLAViT takes: plain ViT blocks whose attention it can replace.
 SUPPORTED_MODULES = {'timm.models.vision_transformer': 'VisionTransformer', 'timm.models.eva': 'Eva'}
@@ -81,6 +82,9 @@ ARCHS: Dict[str, ViTArch] = {
                            "timm's weights (AugReg ImageNet-21K, fine-tuned on ImageNet-1K)"),
 }
 
+# AdaLAViT's arch when a config names none: the paper's backbone.
+DEFAULT_ARCH = 'dinov2_vitl14'
+
 
 def resolve_arch(name: str) -> ViTArch:
     """The model of a short name in `ARCHS` or of any timm ViT name (with or without its tag)."""
@@ -106,3 +110,25 @@ def build_timm_vit(arch: ViTArch, **kwargs):
     return timm.create_model(arch.model_name, pretrained=False, num_classes=0, global_pool='',
                              dynamic_img_size=True, **kwargs)
 
+
+
+def with_backbone_normalisation(data_preprocessor: Optional[dict], backbone: dict) -> Optional[dict]:
+    """`data_preprocessor` with the mean/std of an AdaLAViT `backbone` config where it sets none.
+
+    Each model was trained with its own normalisation (CLIP's mean/std are not ImageNet's,
+    SigLIP's are 0.5), so configs leave mean/std out and a config that only changes the arch
+    gets the right one. A mean/std set explicitly is kept, with a warning if it is not the arch's.
+    """
+    backbone_type = backbone.get('type')
+    if data_preprocessor is None or getattr(backbone_type, '__name__', backbone_type) != 'AdaLAViT':
+        return data_preprocessor
+    arch = backbone.get('arch', DEFAULT_ARCH)
+    normalisation = resolve_arch(arch).normalisation
+    given = {key: data_preprocessor.get(key) for key in normalisation}
+    if all(value is None for value in given.values()):
+        return {**data_preprocessor, **normalisation}
+    if any(list(given[key] or []) != normalisation[key] for key in normalisation):
+        MMLogger.get_current_instance().warning(
+            f'data_preprocessor mean/std {given} are not the normalisation of arch {arch!r} {normalisation}; '
+            'leave them out of the config to use the arch\'s')
+    return data_preprocessor

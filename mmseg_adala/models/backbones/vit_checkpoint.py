@@ -10,7 +10,6 @@ checkpoint must have been made for the backbone that loads it: same position-emb
 and for stage exports the variant their `meta` records.
 """
 import contextlib
-import inspect
 import io
 import math
 from typing import Dict, List, Optional, Union
@@ -20,7 +19,8 @@ from mmengine.logging import MMLogger
 from timm.models import eva, vision_transformer
 
 from ...engine.checkpoint_file import read_checkpoint
-from ..attention import ADDED_PARAMETER_PREFIXES, AdaLAAttention
+from ..attention import ADDED_PARAMETER_PREFIXES
+from .attention_settings import ATTENTION_SETTINGS, attention_differences
 from .local_concentration_block import BLOCK_ADDED_PARAMETER_PREFIXES
 from .vit_archs import resolve_arch
 
@@ -33,9 +33,6 @@ POS_EMBED_KEYS = ('pos_embed', 'visual.positional_embedding', 'visual.trunk.pos_
 CONTAINER_KEYS = ('state_dict', 'model')
 # Outer-module prefixes, outermost first: DDP, MMSeg segmentor, our backbone wrapper.
 MODULE_PREFIXES = ('module.', 'backbone.', 'vit.')
-# `AdaLAAttention` options that a stage export's meta records (mmseg_adala.alignment). A meta
-# that names its feature map describes the whole attention: options it lacks are the defaults.
-ATTENTION_OPTIONS = ('feature_map', 'feature_map_cfg', 'value_conv', 'local_concentration', 'eps', 'window_size')
 # What the backbone takes and where it is set, for the messages about a missing file or one that is none of it.
 VIT_CHECKPOINT = ('an official release (DINOv2/DINOv3 .pth, OpenAI CLIP .pt), an open_clip or timm state dict '
                   'or a stage export (backbone_*.pth), e.g. --cfg-options model.backbone.init_cfg.checkpoint=PATH')
@@ -120,22 +117,14 @@ def variant_mismatch(meta: dict, variant: dict) -> List[str]:
 
     A difference would leave the parameters that only the backbone has (a learned feature
     map, local concentration) at their initialisation, or load weights trained for one
-    kernel into another, without an error.
+    kernel into another, without an error. A meta without attention settings is not a stage
+    export's: only its arch, if any, is compared.
     """
-    defaults = {k: v.default for k, v in inspect.signature(AdaLAAttention).parameters.items()
-                if k in ATTENTION_OPTIONS}
-    keys = [k for k in ('arch', 'attn_type', 'block_local_concentration') if k in meta]  # stage 1 has no blocks
-    keys += list(ATTENTION_OPTIONS) if 'feature_map' in meta else []
-
-    def normalised(entries: dict) -> dict:
-        entries = {**defaults, **entries}
-        if isinstance(entries.get('attn_type'), str):  # stage 1 records one type for all layers
-            entries['attn_type'] = [entries['attn_type']] * len(variant['attn_type'])
-        entries['feature_map_cfg'] = entries['feature_map_cfg'] or {}
-        return entries
-
-    export, config = normalised(meta), normalised(variant)
-    return [f'{key}: export {export[key]!r}, config {config[key]!r}' for key in keys if export[key] != config[key]]
+    arch = meta.get('arch', variant['arch'])
+    differences = [('arch', arch, variant['arch'])] if arch != variant['arch'] else []
+    if any(key in meta for key in ATTENTION_SETTINGS):
+        differences += attention_differences(meta, variant)
+    return [f'{key}: export {theirs!r}, config {ours!r}' for key, theirs, ours in differences]
 
 
 def load_vit_checkpoint(vit: torch.nn.Module,
@@ -152,8 +141,8 @@ def load_vit_checkpoint(vit: torch.nn.Module,
             `variant`). Parameters that a softmax checkpoint cannot have (learned feature
             maps, local concentration) may always be missing: they keep their identity/zero
             initialisation.
-        variant: The backbone's `arch`, `attn_type`, `feature_map` and attention options, as a
-            stage export's `meta` records them.
+        variant: The backbone's `arch` and attention settings (`AdaLAViT.variant`), as a stage
+            export's `meta` records them.
     """
     name = checkpoint if isinstance(checkpoint, str) else 'the given state dict'
     checkpoint = _load(checkpoint, expected_files(variant['arch']) if variant else VIT_CHECKPOINT)

@@ -2,7 +2,7 @@
 import torch
 from tiny import TINY_VIT
 
-from mmseg_adala.alignment.diagnostics import TeacherReference, relative_error
+from mmseg_adala.alignment.teacher_records import TeacherReference, relative_error
 from mmseg_adala.models import AdaLAViT
 
 

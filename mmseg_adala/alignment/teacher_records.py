@@ -1,8 +1,9 @@
-"""How far a backbone is from its softmax teacher: what stages 1 and 2 each optimise.
+"""The softmax teacher's recorded attention inputs and outputs, and a student's distance from them.
 
-Stage 1 minimises each block's attention error on the teacher's own block inputs; stage 2 the
-error of the final features. The same two measures serve the stages' validation and the
-demo's ablation, so the numbers in its table are the quantities the stages train on.
+Stage 1 trains on these records: it minimises each block's attention error on the teacher's
+own block inputs; stage 2 the error of the final features. The same two measures serve the
+stages' validation and the demo's ablation, so the numbers in its table are the quantities
+the stages train on.
 """
 from typing import Iterator, List, Sequence, Tuple
 
@@ -41,8 +42,7 @@ def relative_error(output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 def _on_teacher_inputs(attentions: Sequence[nn.Module], records: List[Tuple[torch.Tensor, dict, torch.Tensor]],
                        grid: Tuple[int, int]) -> Iterator[Tuple[torch.Tensor, torch.Tensor]]:
     for attn, (block_input, kwargs, target) in zip(attentions, records):
-        attn.grid_size = grid
-        yield attn(block_input, **kwargs), target
+        yield attn(block_input, grid_size=grid, **kwargs), target
 
 
 def attention_outputs(teacher: AdaLAViT, attentions: Sequence[nn.Module],
@@ -50,7 +50,7 @@ def attention_outputs(teacher: AdaLAViT, attentions: Sequence[nn.Module],
     """(output of attentions[l], teacher's attention output) per block l, both on the teacher's
     own normed input of block l: stage 1's pairs, so errors do not compound over depth."""
     records, _ = record_attention_io(teacher, images)
-    yield from _on_teacher_inputs(attentions, records, teacher.vit.blocks[0].attn.grid_size)
+    yield from _on_teacher_inputs(attentions, records, teacher.patch_grid(images.shape[-2:]))
 
 
 class TeacherReference:
@@ -65,7 +65,7 @@ class TeacherReference:
         self.images = images
         self.records, tokens = record_attention_io(teacher, images)
         self.tokens = tokens.float()
-        self.grid = teacher.vit.blocks[0].attn.grid_size  # set by the teacher's forward
+        self.grid = teacher.patch_grid(images.shape[-2:])
 
     @torch.no_grad()
     def attention_errors(self, student: AdaLAViT) -> torch.Tensor:
