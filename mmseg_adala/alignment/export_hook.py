@@ -4,10 +4,10 @@ import os.path as osp
 import torch
 from mmengine.dist import master_only
 from mmengine.hooks import Hook
-from mmengine.model import is_model_wrapper
 from mmseg.registry import HOOKS
 
 from ..engine.atomic_file import atomic_write
+from ..engine.model_wrappers import bare_model
 
 
 @HOOKS.register_module()
@@ -27,7 +27,7 @@ class BackboneExportHook(Hook):
 
     @master_only
     def _export(self, runner, filename: str) -> None:
-        model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+        model = bare_model(runner.model)
         path = osp.join(runner.work_dir, filename)
         with atomic_write(path) as f:
             torch.save(model.export_backbone(), f)

@@ -3,10 +3,10 @@ from collections import Counter
 
 import torch
 from mmengine.dist import all_reduce
-from mmengine.model import is_model_wrapper
 from mmengine.runner import IterBasedTrainLoop
 from mmseg.registry import LOOPS
 
+from ..engine.model_wrappers import bare_model
 from .attention_align import AttentionAlignModel
 from .feature_align import FeatureAlignModel
 
@@ -24,7 +24,7 @@ class AlignmentLoop(IterBasedTrainLoop):
     skipped_key = 'train/skipped_images'
 
     def run(self):
-        model = self.runner.model.module if is_model_wrapper(self.runner.model) else self.runner.model
+        model = bare_model(self.runner.model)
         if not isinstance(model, self.model_type):
             raise TypeError(f'{type(self).__name__} trains a {self.model_type.__name__}, but the config\'s '
                             f'model is a {type(model).__name__}: set model.type={self.model_type.__name__!r}')
