@@ -1,4 +1,4 @@
-"""Shared fixtures; tiny models and data come from tiny.py.
+"""Shared fixtures; tiny models and data come from tests/helpers/tiny.py.
 
 ``--device cuda`` (repeatable: ``--device cpu --device cuda``) runs the tests that take the
 `device` fixture (ops, backbone, segmentor, alignment, random state; marked ``device``) on

@@ -168,7 +168,7 @@ def test_killed_while_writing_a_checkpoint_resumes_exactly(tmp_path, train_tool,
                       "allow_failed_imports=False)\n"
                       "custom_hooks = [dict(type='KillDuringWriteHook', name='iter_4.pth')]\n")
     work_dir = tmp_path / 'work'
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([osp.dirname(__file__), os.environ.get('PYTHONPATH', '')]))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([osp.join(REPO, 'tests', 'helpers'), os.environ.get('PYTHONPATH', '')]))
     killed = subprocess.run([sys.executable, osp.join(REPO, 'tools', 'train.py'), str(config), '--work-dir',
                              str(work_dir), '--cfg-options', *stage3_options],
                             env=env, capture_output=True, text=True, timeout=300)
