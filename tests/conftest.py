@@ -9,6 +9,9 @@ import pytest
 import torch
 from tiny import make_image_folder, make_teacher_checkpoint
 
+# Session fixtures of short tiny-config runs and their checkpoints: tests/helpers/tiny_runs.py.
+pytest_plugins = ['tiny_runs']
+
 
 def pytest_addoption(parser):
     parser.addoption('--device', action='append', choices=('cpu', 'cuda'), default=None,

@@ -7,6 +7,7 @@ model where they need to (forward shapes, equality with `mmseg.apis.inference_mo
 """
 import importlib.util
 import os
+import re
 import resource
 import signal
 import subprocess
@@ -21,6 +22,7 @@ import torch
 from mmengine.runner import save_checkpoint
 from mmseg.apis import inference_model, init_model
 from tiny import write_png_header
+from tiny_runs import STAGE3, write_bad_checkpoint
 
 from mmseg_adala.apis import image_files
 from mmseg_adala.datasets.synthetic_ade20k import synthetic_metainfo, write_synthetic_image
@@ -264,3 +266,31 @@ def test_inference_leaves_cudnn_benchmark_off(tool, tmp_path, monkeypatch):
     write_synthetic_image(tmp_path / 'image.jpg', size=(64, 96))
     assert tool.main([*RANDOM_WEIGHTS, str(tmp_path / 'image.jpg'), '--out-dir', str(tmp_path / 'out'), *CPU]) == 0
     assert torch.backends.cudnn.benchmark is False
+
+
+def test_infer_stops_on_a_file_that_is_no_checkpoint(tmp_path, tool):
+    path = tmp_path / 'text.pth'
+    write_bad_checkpoint(path, 'text')
+    image = tmp_path / 'image.png'
+    cv2.imwrite(str(image), np.zeros((30, 40, 3), np.uint8))
+    with pytest.raises(SystemExit, match=f"error: checkpoint {re.escape(str(path))} is not a PyTorch checkpoint"):
+        tool.main([STAGE3, str(path), str(image), '--out-dir', str(tmp_path / 'out'), '--device', 'cpu'])
+
+
+def test_infer_names_each_bad_image_and_why(tmp_path, capsys, tool):
+    """Rather than an OpenCV assertion about its buffer, 'failed to load image', or the neck's sizes."""
+    images, out = tmp_path / 'images', tmp_path / 'out'
+    images.mkdir()
+    (images / 'empty.png').write_bytes(b'')
+    (images / 'junk.png').write_bytes(b'not an image')
+    cv2.imwrite(str(images / 'small.png'), np.zeros((10, 40, 3), np.uint8))
+    cv2.imwrite(str(images / 'good.png'), np.zeros((30, 40, 3), np.uint8))
+    assert tool.main([STAGE3, 'none', str(images), '--out-dir', str(out), '--scale', 'native',
+                      '--device', 'cpu', '--cfg-options', 'model.backbone.init_cfg=None']) == 1
+    failures = capsys.readouterr().err
+    images = images.resolve()
+    assert f'failed: {images / "empty.png"}: UnreadableImageError: the file is empty (0 bytes)' in failures
+    assert f'failed: {images / "junk.png"}: UnreadableImageError: OpenCV cannot decode it' in failures
+    assert re.search(f'failed: {re.escape(str(images / "small.png"))}: InputTooSmallError: .*10x40 px.* at least '
+                     '15 px per side', failures)
+    assert (out / 'good_labels.png').exists()
