@@ -2,7 +2,8 @@
 synthetic ADE20K-layout data, tools/test.py evaluates the checkpoint with the bounded head and
 with MMSeg's whole-map head (the same mIoU), tools/infer.py segments a larger image whole.
 
-In-process (an interpreter start with mmseg and mmdet costs 10-30 s), as tests/test_reliability.py does.
+The tools run in-process: an interpreter start with mmseg and mmdet would cost more than the run.
+Top-level: it runs the command-line tools end to end, not one module.
 """
 import glob
 import importlib.util

@@ -1,4 +1,4 @@
-"""Tiny DINOv2-shaped models and data for the tests: every test runs in seconds on CPU."""
+"""Tiny DINOv2-shaped models and data for the tests: small enough that every test runs on a CPU."""
 import os.path as osp
 import struct
 import zlib

@@ -2,7 +2,7 @@
 reference, and the checks that stop a run before any work.
 
 The 2048x2048 run goes through a subprocess, exactly as users run the tool; the other tests
-call the tool in-process (an interpreter start with mmseg costs ~10 s) and look inside the
+call the tool in-process (an interpreter start with mmseg costs more than most of them) and look inside the
 model where they need to (forward shapes, equality with `mmseg.apis.inference_model`).
 """
 import importlib.util
@@ -201,7 +201,7 @@ def test_labels_equal_mmseg_inference_model(tool, tmp_path):
 
 
 def test_an_image_above_the_pixel_limit_fails_before_it_is_decoded(tool, tmp_path, capsys, monkeypatch):
-    """Before: a 0.9 MB 30000x30000 PNG was decoded to 2.7 GB (and asked for 7 GB more)."""
+    """A 0.9 MB 30000x30000 PNG would decode to 2.7 GB (and the model would ask for 7 GB more)."""
     huge = write_png_header(tmp_path / 'huge.png', 30000, 30000)
     write_synthetic_image(tmp_path / 'big.jpg', size=(100, 120))
     write_synthetic_image(tmp_path / 'small.jpg', size=(60, 80))
@@ -223,7 +223,7 @@ def test_an_image_above_the_pixel_limit_fails_before_it_is_decoded(tool, tmp_pat
 
 
 def test_an_aspect_ratio_the_model_cannot_take_is_named(tool, tmp_path, capsys):
-    """Before: OpenCV's `(-215:Assertion failed) ... inv_scale_x > 0` from the config's Resize."""
+    """Named, rather than OpenCV's `(-215:Assertion failed) ... inv_scale_x > 0` from the config's Resize."""
     cv2.imwrite(str(tmp_path / 'strip.png'), np.zeros((10, 60000, 3), np.uint8))
     assert tool.main([*RANDOM_WEIGHTS, str(tmp_path / 'strip.png'), '--out-dir', str(tmp_path / 'out'), *CPU]) == 1
     assert (f"failed: {tmp_path / 'strip.png'}: ImageSizeError: 60000x10 px (aspect ratio 6000:1) is a shape this "
@@ -247,7 +247,7 @@ def full_disk(free_bytes):
 
 
 def test_outputs_on_a_full_disk_leave_no_file_under_their_names(tmp_path):
-    """Before: 0-byte `_labels.png` and `_mask.png` under the final names. OpenCV writes a small PNG (a
+    """No 0-byte `_labels.png` or `_mask.png` under the final names: OpenCV writes a small PNG (a
     label map of one class) through a buffer whose failure it never sees, and reports success."""
     image = np.random.default_rng(0).integers(0, 256, (200, 300, 3), np.uint8)
     labels = np.zeros((200, 300), np.uint8)
