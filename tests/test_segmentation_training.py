@@ -1,4 +1,7 @@
-"""Stage 3 through the command-line tools: train the tiny UperNet, then tools/test.py's mIoU."""
+"""Stage 3 through the command-line tools: train the tiny UperNet, then tools/test.py's mIoU.
+
+It checks that the method learns at all (far above chance), which no shorter run shows. Top-level: it
+runs the command-line tools end to end, not one module."""
 import os.path as osp
 import re
 import subprocess
