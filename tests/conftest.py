@@ -4,6 +4,10 @@
 `device` fixture (ops, backbone, segmentor, alignment, random state; marked ``device``) on
 those devices; by default they run on the CPU alone. ``pytest -m device --device cuda`` runs
 only those, on the GPU: the first step of tools/gpu_check.sh.
+
+Tests marked ``slow`` (whole training runs, subprocesses that start an interpreter with mmseg,
+the wheel build) dominate the suite's time: ``make test-fast`` (``pytest -m "not slow"``) skips
+them for a quick check while editing; ``make test`` (and CI) runs everything.
 """
 import pytest
 import torch
@@ -20,6 +24,7 @@ def pytest_addoption(parser):
 
 def pytest_configure(config):
     config.addinivalue_line('markers', 'device: takes the `device` fixture (runs on each --device)')
+    config.addinivalue_line('markers', 'slow: dominates the suite\'s time; `make test-fast` skips it, `make test` runs it')
     if 'cuda' in (config.getoption('device') or ()) and not torch.cuda.is_available():
         raise pytest.UsageError(f'--device cuda, but torch {torch.__version__} (CUDA {torch.version.cuda}) '
                                 'sees no GPU: run without --device on this machine')
