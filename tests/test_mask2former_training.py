@@ -11,11 +11,15 @@ import json
 import os.path as osp
 
 import cv2
+import pytest
 from tiny import TINY_CONFIGS
 
 from mmseg_adala import test as test_tool
 from mmseg_adala import train as train_tool
 from mmseg_adala.datasets.synthetic_ade20k import make_synthetic_ade20k, write_synthetic_image
+
+# Training, evaluation and inference of a Mask2Former.
+pytestmark = pytest.mark.slow
 
 REPO = osp.abspath(osp.join(TINY_CONFIGS, '..', '..'))
 CONFIG = osp.join(TINY_CONFIGS, 'adala_mask2former_synthetic_tiny.py')

@@ -16,6 +16,9 @@ import zipfile
 
 import pytest
 
+# Builds a wheel (pip) and starts the entry points from it.
+pytestmark = pytest.mark.slow
+
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 SHIPPED = 'mmseg_adala/.mim/configs/'
 

@@ -17,6 +17,9 @@ import sys
 
 import pytest
 
+# Each command's --help is an interpreter start with mmseg.
+pytestmark = pytest.mark.slow
+
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 ASSIGNMENT = re.compile(r'^[A-Z_][A-Z0-9_]*=')
 

@@ -7,9 +7,13 @@ import re
 import subprocess
 import sys
 
+import pytest
 from tiny import TINY_CONFIGS
 
 from mmseg_adala.datasets.synthetic_ade20k import make_synthetic_ade20k
+
+# 400 iterations of training, in subprocesses.
+pytestmark = pytest.mark.slow
 
 REPO = osp.abspath(osp.join(TINY_CONFIGS, '..', '..'))
 CONFIG = osp.join(TINY_CONFIGS, 'adala_upernet_synthetic_tiny.py')

@@ -5,12 +5,16 @@ import subprocess
 import sys
 
 import cv2
+import pytest
 import torch
 from mmengine.runner import Runner
 from tiny import TINY_CONFIGS
 
 from mmseg_adala.engine.run_config import load_run_config
 from mmseg_adala.models import AdaLAViT
+
+# Stage runs through the tools and launchers, several in subprocesses.
+pytestmark = pytest.mark.slow
 
 STAGE1 = osp.join(TINY_CONFIGS, 'adala_stage1_tiny.py')
 STAGE2 = osp.join(TINY_CONFIGS, 'adala_stage2_tiny.py')

@@ -4,7 +4,11 @@ import json
 import os.path as osp
 import sys
 
+import pytest
 from tiny import TINY_VIT
+
+# Builds and runs a head at 238 px, untiled and tiled.
+pytestmark = pytest.mark.slow
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 

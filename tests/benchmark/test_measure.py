@@ -10,6 +10,9 @@ from tiny import TINY_VIT
 
 from mmseg_adala.benchmark import BenchmarkSettings
 
+# A measurement process each, one of them a Mask2Former training step.
+pytestmark = pytest.mark.slow
+
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 # Minor page faults of allocating, filling and freeing a 16 MB and a 64 MB tensor, once warm.

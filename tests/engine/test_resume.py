@@ -91,6 +91,7 @@ def truncate(path):
 
 # Killed while writing a checkpoint, resumed: the same run, tensor for tensor.
 
+@pytest.mark.slow  # a training subprocess
 def test_killed_while_writing_a_checkpoint_resumes_exactly(tmp_path, train_tool, stage3_options, straight_run):
     """Stage 3 with dropout dies half way through iter_4.pth (after validating at 2); `--resume` continues
     from iter_2.pth and ends with the uninterrupted run's weights and optimizer state."""

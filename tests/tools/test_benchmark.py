@@ -16,6 +16,7 @@ from mmseg_adala.benchmark import markdown_report
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 
+@pytest.mark.slow  # the tool in a subprocess, each measurement in its own
 def test_cli_writes_all_measurements(tmp_path):
     out_dir = tmp_path / 'bench'
     command = [sys.executable, osp.join(REPO, 'tools', 'benchmark.py'), '--vit-cfg', json.dumps(TINY_VIT),
@@ -41,6 +42,7 @@ def test_cli_writes_all_measurements(tmp_path):
 
 
 
+@pytest.mark.slow  # the tool in a subprocess, each measurement in its own
 def test_cli_splits_the_segmentor_at_its_backbone(tmp_path):
     out_dir = tmp_path / 'bench'
     command = [sys.executable, osp.join(REPO, 'tools', 'benchmark.py'), '--vit-cfg', json.dumps(TINY_VIT),

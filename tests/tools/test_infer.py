@@ -63,6 +63,7 @@ def read(path, flags=cv2.IMREAD_UNCHANGED):
     return image
 
 
+@pytest.mark.slow  # a subprocess, on a 2048x2048 image
 def test_whole_2048_image_and_a_corrupt_file(tmp_path):
     """One forward at 2048x2048 gives a 2048x2048 map; a corrupt file fails alone, loudly."""
     images, out = tmp_path / 'images', tmp_path / 'out'
