@@ -31,7 +31,6 @@ print(faults(2 ** 22), faults(2 ** 24))
 """
 
 
-
 @pytest.mark.skipif(not sys.platform.startswith('linux'), reason='glibc mallopt')
 def test_steady_allocator_reuses_the_heap_and_maps_large_blocks():
     result = subprocess.run([sys.executable, '-c', _PAGE_FAULTS], cwd=REPO, capture_output=True, text=True,

@@ -1,27 +1,20 @@
 """mmseg_adala/benchmark/report.py: the ratios and markdown tables of the measurements, in the
 layout of the README and the paper's efficiency table, with failed runs (OOM) shown as such."""
 import pytest
+from benchmark_records import benchmark_record
 
 from mmseg_adala.benchmark import markdown_table, paper_table, scaling_rows
-
-
-def _record(variant, size, ms, peak, status='ok', tokens=None):
-    record = dict(scope='backbone', variant=variant, size=size, status=status, tokens=tokens)
-    if status == 'ok':
-        record.update(ms_per_image=ms, images_per_s=1000 / ms, peak_mb=peak)
-    return record
-
 
 
 def test_ratios_and_markdown_table():
     variants = ['softmax', 'linear', 'no_attention']
     results = [  # out of order on purpose: rows are sorted by size
-        _record('linear', 1022, 400., 150., tokens=5330),
-        _record('softmax', 1022, None, None, status='OOM'),
-        _record('no_attention', 1022, 320., 100., tokens=5330),
-        _record('softmax', 518, 200., 300., tokens=1370),
-        _record('linear', 518, 100., 50.25, tokens=1370),
-        _record('no_attention', 518, 80., 40., tokens=1370),
+        benchmark_record('linear', 1022, 400., 150., tokens=5330),
+        benchmark_record('softmax', 1022, None, None, status='OOM'),
+        benchmark_record('no_attention', 1022, 320., 100., tokens=5330),
+        benchmark_record('softmax', 518, 200., 300., tokens=1370),
+        benchmark_record('linear', 518, 100., 50.25, tokens=1370),
+        benchmark_record('no_attention', 518, 80., 40., tokens=1370),
     ]
     rows = scaling_rows(results, variants)['backbone']
     assert [row['size'] for row in rows] == [518, 1022]
@@ -40,7 +33,6 @@ def test_ratios_and_markdown_table():
     two = scaling_rows([r for r in results if r['variant'] != 'no_attention'], variants[:2])['backbone']
     first_row = markdown_table(two, variants[:2]).splitlines()[2]
     assert first_row == '| 518 | 1370 | 200.0 | 5 | 300.0 | 100.0 | 10 | 50.2 | 2.00x |'
-
 
 
 def test_paper_table_sets_softmax_and_linear_side_by_side():

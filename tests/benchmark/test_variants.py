@@ -24,7 +24,6 @@ def test_no_attention_is_proj_of_v():
     torch.testing.assert_close(no_attn(x), expected)
 
 
-
 def test_no_attention_backbone_is_linear_minus_the_kernel():
     linear = build_backbone('linear', vit_cfg=TINY_VIT).eval()
     no_attn = build_backbone('no_attention', vit_cfg=TINY_VIT).eval()
@@ -40,7 +39,6 @@ def test_no_attention_backbone_is_linear_minus_the_kernel():
     assert not torch.allclose(out_no_attn, out_linear)  # the kernel really is gone
 
 
-
 @pytest.mark.parametrize('arch, vit_cfg, out_indices, width', [
     ('dinov2_vits14', None, (2, 5, 8, 11), 384),
     ('dinov2_vits14', TINY_VIT, (1,), 48),  # 2 blocks for 4 outputs: the last one, repeated by the neck
@@ -54,7 +52,6 @@ def test_segmentor_config_fits_the_arch(arch, vit_cfg, out_indices, width):
     assert model.test_cfg.mode == 'whole'
     assert 'SyncBN' not in json.dumps(model.to_dict())
     assert model.decode_head.norm_cfg.type == 'BN'
-
 
 
 def test_segmentor_keeps_the_configs_head_tile_unless_told():

@@ -41,7 +41,6 @@ def test_cli_writes_all_measurements(tmp_path):
     assert (out_dir / 'benchmark.png').read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
 
 
-
 @pytest.mark.slow  # the tool in a subprocess, each measurement in its own
 def test_cli_splits_the_segmentor_at_its_backbone(tmp_path):
     out_dir = tmp_path / 'bench'
@@ -59,7 +58,6 @@ def test_cli_splits_the_segmentor_at_its_backbone(tmp_path):
         assert record['backbone_ms_per_image'] > 0 and record['head_ms_per_image'] > 0
         assert record['peak_mb'] == max(record['backbone_peak_mb'], record['head_peak_mb']) > 0
     assert '| size | variant | backbone ms/img | head ms/img |' in (out_dir / 'benchmark.md').read_text()
-
 
 
 def test_paper_table_command_defaults_to_the_papers_model(tmp_path):
