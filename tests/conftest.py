@@ -1,13 +1,20 @@
-"""Shared fixtures; tiny models and data come from tiny.py.
+"""Shared fixtures; tiny models and data come from tests/helpers/tiny.py.
 
 ``--device cuda`` (repeatable: ``--device cpu --device cuda``) runs the tests that take the
 `device` fixture (ops, backbone, segmentor, alignment, random state; marked ``device``) on
 those devices; by default they run on the CPU alone. ``pytest -m device --device cuda`` runs
 only those, on the GPU: the first step of tools/gpu_check.sh.
+
+Tests marked ``slow`` (whole training runs, subprocesses that start an interpreter with mmseg,
+the wheel build) dominate the suite's time: ``make test-fast`` (``pytest -m "not slow"``) skips
+them for a quick check while editing; ``make test`` (and CI) runs everything.
 """
 import pytest
 import torch
 from tiny import make_image_folder, make_teacher_checkpoint
+
+# Session fixtures of short tiny-config runs and their checkpoints: tests/helpers/tiny_runs.py.
+pytest_plugins = ['tiny_runs']
 
 
 def pytest_addoption(parser):
@@ -17,6 +24,7 @@ def pytest_addoption(parser):
 
 def pytest_configure(config):
     config.addinivalue_line('markers', 'device: takes the `device` fixture (runs on each --device)')
+    config.addinivalue_line('markers', 'slow: dominates the suite\'s time; `make test-fast` skips it, `make test` runs it')
     if 'cuda' in (config.getoption('device') or ()) and not torch.cuda.is_available():
         raise pytest.UsageError(f'--device cuda, but torch {torch.__version__} (CUDA {torch.version.cuda}) '
                                 'sees no GPU: run without --device on this machine')

@@ -1,4 +1,6 @@
-"""The LoLCATs and L2ViT-style configs: each stage's export loads into the next stage's backbone."""
+"""The LoLCATs and L2ViT-style configs: each stage's export loads into the next stage's backbone.
+
+Top-level: it checks the repository's configs/, not a package module."""
 import os.path as osp
 
 import pytest

@@ -1,4 +1,7 @@
-"""The paper-scale configs hold the numbers their comments state, and build with tiny models."""
+"""The paper-scale configs hold the numbers their comments state, and build with tiny models.
+
+Top-level, like test_baseline_configs and test_mask2former_configs: they check the repository's
+configs/, not a package module."""
 import glob
 import os.path as osp
 

@@ -1,5 +1,7 @@
 """The Mask2Former configs are MMSeg's recipes with our backbone, neck, optimiser and (Cityscapes)
-the paper's crop, and nothing else; they build at full DINOv2-L size."""
+the paper's crop, and nothing else; they build at full DINOv2-L size.
+
+Top-level: it checks the repository's configs/, not a package module."""
 import os.path as osp
 
 import mmseg

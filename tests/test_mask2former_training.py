@@ -2,7 +2,8 @@
 synthetic ADE20K-layout data, tools/test.py evaluates the checkpoint with the bounded head and
 with MMSeg's whole-map head (the same mIoU), tools/infer.py segments a larger image whole.
 
-In-process (an interpreter start with mmseg and mmdet costs 10-30 s), as tests/test_reliability.py does.
+The tools run in-process: an interpreter start with mmseg and mmdet would cost more than the run.
+Top-level: it runs the command-line tools end to end, not one module.
 """
 import glob
 import importlib.util
@@ -10,11 +11,15 @@ import json
 import os.path as osp
 
 import cv2
+import pytest
 from tiny import TINY_CONFIGS
 
 from mmseg_adala import test as test_tool
 from mmseg_adala import train as train_tool
 from mmseg_adala.datasets.synthetic_ade20k import make_synthetic_ade20k, write_synthetic_image
+
+# Training, evaluation and inference of a Mask2Former.
+pytestmark = pytest.mark.slow
 
 REPO = osp.abspath(osp.join(TINY_CONFIGS, '..', '..'))
 CONFIG = osp.join(TINY_CONFIGS, 'adala_mask2former_synthetic_tiny.py')

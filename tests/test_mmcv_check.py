@@ -1,4 +1,5 @@
-"""`import mmseg_adala` without mmcv's compiled ops fails at once and says how to build them."""
+"""mmseg_adala/mmcv_check.py: `import mmseg_adala` without mmcv's compiled ops fails at once and says
+how to build them."""
 import subprocess
 import sys
 

@@ -3,6 +3,8 @@
 The wheel is built from a copy of the sources (so the clone gets no build/ folder) and
 unpacked, which for a pure-Python wheel is what pip would install; the entry points then run
 from there, with no clone on the path.
+
+Top-level: it checks the repository's packaging (setup.py, configs/), not a package module.
 """
 import glob
 import os
@@ -13,6 +15,9 @@ import sys
 import zipfile
 
 import pytest
+
+# Builds a wheel (pip) and starts the entry points from it.
+pytestmark = pytest.mark.slow
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 SHIPPED = 'mmseg_adala/.mim/configs/'

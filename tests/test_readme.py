@@ -5,6 +5,8 @@ executable (shebang and run bit) where the line invokes it directly; every comma
 the shell launchers (`python FILE`, `python -m MODULE`, `pip COMMAND`, `tools/X.py`) accepts every
 `--flag` the line uses, checked against its own `--help` run the way the line runs it; every
 config named exists. The `--help` runs go in parallel: each is an interpreter start with mmseg.
+
+Top-level: it checks the repository's README.md, not a package module.
 """
 import os
 import os.path as osp
@@ -14,6 +16,9 @@ import subprocess
 import sys
 
 import pytest
+
+# Each command's --help is an interpreter start with mmseg.
+pytestmark = pytest.mark.slow
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 ASSIGNMENT = re.compile(r'^[A-Z_][A-Z0-9_]*=')

@@ -1,5 +1,6 @@
-"""tools/train.py (mmseg_adala/train.py): one run per work_dir. Before: two trainings started into the
-same --work-dir a second apart both exited 0, writing the same iter_* and backbone_* names."""
+"""tools/train.py (mmseg_adala/train.py): one run per work_dir, so that two trainings started into the
+same --work-dir cannot both write the same iter_* and backbone_* names; a typo in `--cfg-options`
+stops the tool before it writes anything."""
 import json
 import os
 import os.path as osp
@@ -48,3 +49,10 @@ def test_the_other_processes_of_a_run_take_no_lock(tmp_path, options, monkeypatc
         monkeypatch.setenv('RANK', '1')
         train_tool.main([STAGE3, '--work-dir', str(tmp_path), '--cfg-options', *options])
     assert 'iter_1.pth' in os.listdir(tmp_path)
+
+
+def test_a_typo_on_the_command_line_stops_the_tool(tmp_path, train_tool, stage3_options):
+    with pytest.raises(SystemExit) as refused:
+        train_tool.main([STAGE3, '--work-dir', str(tmp_path), '--cfg-options', *stage3_options, 'randomnes.seed=1'])
+    assert "did you mean 'randomness'" in str(refused.value.code)
+    assert os.listdir(tmp_path) == []

@@ -25,6 +25,7 @@ def _snapshot(module):
     return {name: value.clone() for name, value in module.state_dict().items()}
 
 
+@pytest.mark.slow  # trains until the alignment shows
 @pytest.mark.parametrize('feature_map', ['elu', 'hedgehog'])
 def test_stage1_aligns_every_block_and_trains_only_qkv(teacher_checkpoint, feature_map):
     model = AttentionAlignModel(teacher=_teacher(teacher_checkpoint), student=dict(feature_map=feature_map))
@@ -70,6 +71,7 @@ def test_stage1_predict_reports_relative_errors(teacher_checkpoint):
         (stats[0]['rel_error_block00'] + stats[0]['rel_error_block01']) / 2)
 
 
+@pytest.mark.slow
 def test_stage2_aligns_features_and_trains_everything(teacher_checkpoint):
     model = FeatureAlignModel(teacher=_teacher(teacher_checkpoint),
                               student=dict(attn_type='linear', init_cfg=dict(type='Pretrained',
@@ -90,6 +92,7 @@ def test_stage2_aligns_features_and_trains_everything(teacher_checkpoint):
     assert not model.teacher.training  # the runner's train() leaves the teacher in eval mode
 
 
+@pytest.mark.slow
 def test_stage2_qkv_only_trains_the_attention_projections_alone(teacher_checkpoint):
     model = FeatureAlignModel(teacher=_teacher(teacher_checkpoint), trainable=('.attn.qkv.',),
                               student=dict(attn_type='linear', init_cfg=dict(type='Pretrained',

@@ -5,6 +5,7 @@ import subprocess
 import sys
 
 import cv2
+import pytest
 import torch
 from mmengine.runner import Runner
 from tiny import TINY_CONFIGS
@@ -12,9 +13,13 @@ from tiny import TINY_CONFIGS
 from mmseg_adala.engine.run_config import load_run_config
 from mmseg_adala.models import AdaLAViT
 
+# Stage runs through the tools and launchers, several in subprocesses.
+pytestmark = pytest.mark.slow
+
 STAGE1 = osp.join(TINY_CONFIGS, 'adala_stage1_tiny.py')
 STAGE2 = osp.join(TINY_CONFIGS, 'adala_stage2_tiny.py')
 REPO = osp.abspath(osp.join(TINY_CONFIGS, '..', '..'))
+HELPERS = osp.join(REPO, 'tests', 'helpers')  # rank_weights_hook, for the launched processes
 
 
 def _options(teacher_checkpoint, image_folders, **extra):
@@ -82,7 +87,7 @@ def test_two_processes_end_with_the_same_weights(tmp_path, teacher_checkpoint, i
     """torchrun + mmengine's pytorch launcher, 2 CPU processes over gloo."""
     train, val = image_folders
     env = dict(os.environ, PYTHON=sys.executable, PORT='29671',
-               PYTHONPATH=os.pathsep.join([osp.dirname(__file__), os.environ.get('PYTHONPATH', '')]))
+               PYTHONPATH=os.pathsep.join([HELPERS, os.environ.get('PYTHONPATH', '')]))
     config = tmp_path / 'stage1_rank_weights.py'  # the tiny stage 1, plus a hook saving each rank's weights
     config.write_text(f"_base_ = [{STAGE1!r}]\n"
                       "custom_imports = dict(imports=['mmseg_adala', 'rank_weights_hook'])\n"

@@ -17,6 +17,9 @@ from mmseg_adala.engine.run_config import load_run_config
 from mmseg_adala.models import AdaLAViT
 from mmseg_adala.models.backbones import resolve_arch
 
+# Stages 1 and 2 trained for each family.
+pytestmark = pytest.mark.slow
+
 FAMILIES = {'clip': 'clip_vitl14', 'siglip': 'siglip_vitl16', 'dinov3': 'dinov3_vitl16'}
 
 

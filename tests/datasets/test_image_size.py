@@ -1,7 +1,7 @@
 """Image sizes from file headers: huge images refused before decoding, in the datasets (and
-tools/infer.py, tests/tools/test_infer.py), and shapes a resize would bring to 0 px named. Before:
-a 30000x30000 PNG was decoded whole, and a 10000x10 image failed in training with OpenCV's raw
-`inv_scale_x > 0` assertion."""
+tools/infer.py, tests/tools/test_infer.py), and shapes a resize would bring to 0 px named: decoded
+whole, a 30000x30000 PNG takes gigabytes, and a 10000x10 image would fail in training with OpenCV's
+raw `inv_scale_x > 0` assertion."""
 import cv2
 import mmcv
 import numpy as np

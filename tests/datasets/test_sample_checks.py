@@ -1,7 +1,7 @@
 """Label maps are checked where they are read, in training and in tools/test.py, and `--check-data`
-lists every bad sample before any work. Before: a 200 in a 3-class set trained into `IndexError:
-Target 199 is out of bounds` and evaluated to mIoU 8.98 instead of 11.08 without a word; a label of
-another size failed in the metric or the collate function; neither named a file."""
+lists every bad sample before any work, naming the file. Unchecked, a 200 in a 3-class set trains
+into `IndexError: Target 199 is out of bounds` and evaluates to a wrong mIoU without a word, and a
+label of another size fails in the metric or the collate function, naming no file."""
 import os
 import os.path as osp
 import re

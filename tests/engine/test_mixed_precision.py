@@ -1,5 +1,6 @@
 """tools/train.py's precision flags, and a mixed-precision config refused at once on a machine
-without CUDA (before: mmengine's assertion, 28 s into a full-scale run, naming no fix)."""
+without CUDA, with the fix named (mmengine's own assertion comes only once the full-scale model is
+built, and names no fix)."""
 import glob
 import os.path as osp
 import sys
@@ -28,7 +29,7 @@ def wrapper(config, **flags):
 
 
 def test_amp_is_bfloat16_unless_asked_otherwise():
-    """Before: `--amp` gave AmpOptimWrapper without a dtype, i.e. float16 on CUDA."""
+    """`--amp` means bfloat16: AmpOptimWrapper without a dtype would be float16 on CUDA."""
     amp = wrapper(STAGE3, amp=True)
     assert (amp.type, amp.loss_scale, amp.dtype) == ('AmpOptimWrapper', 'dynamic', 'bfloat16')
     assert amp.optimizer == wrapper(STAGE3).optimizer

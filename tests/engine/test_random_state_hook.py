@@ -1,9 +1,12 @@
-"""Random states restore from a checkpoint that mmengine loaded onto the GPU (`--resume` there).
+"""Checkpoints hold the random state (torch, numpy, python), so that a resumed run draws what the
+uninterrupted one would; it restores from a checkpoint that mmengine loaded onto the GPU
+(`--resume` there).
 
 On a GPU, mmengine's resume loads checkpoints with map_location='cuda': the saved generator
 states arrive as CUDA byte tensors, and `torch.set_rng_state` takes CPU ones only.
 """
 import io
+import os.path as osp
 import random
 
 import numpy as np
@@ -53,3 +56,8 @@ def test_restores_states_that_are_not_on_the_cpu(monkeypatch):
     restore_random_state(dict(state, torch=OffTheCpu(state['torch']), cuda=OffTheCpu(cuda_state)))
     assert draws() == expected
     assert len(given) == 1 and given[0].device.type == 'cpu' and torch.equal(given[0], cuda_state)
+
+
+def test_a_stage1_checkpoint_holds_the_random_state(stage1_run):
+    state = torch.load(osp.join(stage1_run, 'iter_2.pth'))['random_state']
+    assert state['torch'].dtype == torch.uint8 and state['numpy'][0] == 'MT19937' and state['python'][0] == 3

@@ -1,12 +1,14 @@
 import glob
 import math
 import os.path as osp
+import re
 
 import pytest
 import timm
 import torch
 import torch.nn.functional as F
 from mmengine.config import Config
+from mmseg.structures import SegDataSample
 from tiny import TINY_CONFIGS, TINY_VIT
 
 from mmseg_adala.alignment import AttentionAlignModel, FeatureAlignModel
@@ -285,3 +287,43 @@ def test_stage1_export_of_the_faithful_variants_loads_with_their_trained_paramet
     with pytest.raises(ValueError, match='value_conv: export 5, config 0'):
         _backbone('dinov2_vits14', tmp_path, export, vit_cfg=TINY_VIT, attn_type=['linear', 'window_linear'],
                   feature_map='hedgehog')
+
+
+# Inputs the backbone cannot segment fail with the reason, where they would otherwise give a silent
+# wrong answer (a NaN pixel: every logit NaN, every pixel class 0) or an error far from the cause
+# (an image too small: `Input and output sizes should be greater than 0` from MultiLevelNeck's 0.5 scale).
+
+def predict(segmentor, images):
+    """The segmentor's predictions for float (N, 3, H, W) images, as tools/infer.py asks for them."""
+    shape = tuple(images.shape[-2:])
+    samples = [SegDataSample(metainfo=dict(img_shape=shape, ori_shape=shape)) for _ in images]
+    with torch.no_grad():
+        return segmentor.test_step(dict(inputs=list(images), data_samples=samples))
+
+
+@pytest.mark.parametrize('value, counts', [(float('nan'), '1 NaN and 0 inf'), (float('inf'), '0 NaN and 1 inf')])
+def test_a_non_finite_pixel_is_an_error_that_says_where(value, counts, tiny_segmentor):
+    images = torch.rand(2, 3, 32, 48) * 255
+    images[1, 0, 5, 7] = value
+    with pytest.raises(ValueError, match=re.escape(f'input of shape (2, 3, 32, 48) holds {counts} values (in images '
+                                                   '[1] of the batch)') + '.*Check the image files'):
+        predict(tiny_segmentor, images)
+    assert all(sample.pred_sem_seg.data.shape == (1, 32, 48) for sample in predict(tiny_segmentor, images[:1]))
+
+
+def test_the_non_finite_check_under_autocast_and_no_grad():
+    backbone = AdaLAViT(arch='dinov2_vits14', vit_cfg=TINY_VIT).eval()
+    images = torch.randn(2, 3, 28, 28)
+    with torch.no_grad(), torch.autocast('cpu', dtype=torch.bfloat16):
+        assert torch.isfinite(backbone(images)[0]).all()
+        images[0, 2, 3, 4] = -float('inf')
+        for dtype in (torch.float32, torch.bfloat16):
+            with pytest.raises(ValueError, match=r'0 NaN and 1 inf values \(in images \[0\] of the batch\)'):
+                backbone(images.to(dtype))
+
+
+def test_an_image_too_small_for_the_model_names_its_size_and_the_minimum(tiny_segmentor):
+    with pytest.raises(ValueError, match=r'input of 14x40 px .* too small for this model: it needs at least 15 px '
+                                         r'per side \(2 patches of 14 px'):
+        predict(tiny_segmentor, torch.rand(1, 3, 14, 40) * 255)
+    assert predict(tiny_segmentor, torch.rand(1, 3, 15, 40) * 255)[0].pred_sem_seg.data.shape == (1, 15, 40)

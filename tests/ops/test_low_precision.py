@@ -138,6 +138,7 @@ def test_rotary_linear_attention(device, name, dtype):
     assert_gradients_close([g.cpu() for g in grads], references, dtype)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('name, dtype', [('hedgehog', torch.bfloat16), ('elu', torch.float16)])  # LoLCATs', the paper's
 def test_window_linear_attention(device, name, dtype):
     """The linear part's raw sums over the 85k patches outside each window (no 1/N here) are

@@ -42,8 +42,8 @@ BASELINE_ERRORS = dict(probe_lolcats=dict(unaligned=0.30, stage1=(0.20, 0.21)),
                        probe_l2vit=dict(unaligned=0.40, stage1=(0.15, 0.16)))
 SPEED = dict(softmax=dict(status='ok', seconds_per_batch=40.0, peak_mb=275.0),
              linear=dict(status='ok', seconds_per_batch=5.0, peak_mb=286.0))
-# The feature columns a fresh clone printed while the held-out images went in unnormalised
-# (issue 21): stage 1 raising the error it minimises, the control at cosine 0.990.
+# The feature columns the demo prints when the held-out images go in unnormalised: stage 1
+# raising the error it minimises, the control at cosine 0.990.
 UNNORMALISED = dict(probe_no_attention=dict(cosines=(0.990, 0.990), errors=(1.881, 1.881)),
                     probe_no_alignment=dict(cosines=(0.997, 0.997), errors=(0.208, 0.208)),
                     probe_stage1_only=dict(cosines=(0.997, 0.997), errors=(0.357, 0.357)),

@@ -34,6 +34,7 @@ def tiny_check(tmp_path_factory):
     return result, out_dir, json.loads((out_dir / 'gpu_check.json').read_text())
 
 
+@pytest.mark.slow  # the tiny check runs every step: tests, benchmarks, training stages
 def test_every_step_is_done(tiny_check):
     result, out_dir, report = tiny_check
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
@@ -48,11 +49,13 @@ def test_every_step_is_done(tiny_check):
     assert f'Command: `tools/gpu_check.sh --budget-s 540 --out {out_dir}`' in markdown
 
 
+@pytest.mark.slow
 def test_the_device_tests_ran(tiny_check):
     tests = {step['name']: step for step in tiny_check[2]['steps']}['tests']
     assert tests['details']['passed'] >= 1 and tests['details']['failed'] == tests['details']['errors'] == 0
 
 
+@pytest.mark.slow
 def test_benchmarks_measured_every_cell_in_every_dtype(tiny_check):
     steps = {step['name']: step for step in tiny_check[2]['steps']}
     for name, variants, sizes, dtypes in (('backbone', {'softmax', 'linear', 'no_attention'}, {56, 112},
@@ -67,6 +70,7 @@ def test_benchmarks_measured_every_cell_in_every_dtype(tiny_check):
     assert '| size | tokens | softmax ms/img |' in (tiny_check[1] / 'gpu_check.md').read_text()
 
 
+@pytest.mark.slow
 def test_stages_chain_their_exports_and_resume(tiny_check):
     runs = {step['name']: step for step in tiny_check[2]['steps']}['stages']['details']
     assert list(runs) == ['stage1', 'stage2', 'stage3', 'stage3_resume']

@@ -2,11 +2,12 @@
 reference, and the checks that stop a run before any work.
 
 The 2048x2048 run goes through a subprocess, exactly as users run the tool; the other tests
-call the tool in-process (an interpreter start with mmseg costs ~10 s) and look inside the
+call the tool in-process (an interpreter start with mmseg costs more than most of them) and look inside the
 model where they need to (forward shapes, equality with `mmseg.apis.inference_model`).
 """
 import importlib.util
 import os
+import re
 import resource
 import signal
 import subprocess
@@ -21,6 +22,7 @@ import torch
 from mmengine.runner import save_checkpoint
 from mmseg.apis import inference_model, init_model
 from tiny import write_png_header
+from tiny_runs import STAGE3, write_bad_checkpoint
 
 from mmseg_adala.apis import image_files
 from mmseg_adala.datasets.synthetic_ade20k import synthetic_metainfo, write_synthetic_image
@@ -61,6 +63,7 @@ def read(path, flags=cv2.IMREAD_UNCHANGED):
     return image
 
 
+@pytest.mark.slow  # a subprocess, on a 2048x2048 image
 def test_whole_2048_image_and_a_corrupt_file(tmp_path):
     """One forward at 2048x2048 gives a 2048x2048 map; a corrupt file fails alone, loudly."""
     images, out = tmp_path / 'images', tmp_path / 'out'
@@ -199,7 +202,7 @@ def test_labels_equal_mmseg_inference_model(tool, tmp_path):
 
 
 def test_an_image_above_the_pixel_limit_fails_before_it_is_decoded(tool, tmp_path, capsys, monkeypatch):
-    """Before: a 0.9 MB 30000x30000 PNG was decoded to 2.7 GB (and asked for 7 GB more)."""
+    """A 0.9 MB 30000x30000 PNG would decode to 2.7 GB (and the model would ask for 7 GB more)."""
     huge = write_png_header(tmp_path / 'huge.png', 30000, 30000)
     write_synthetic_image(tmp_path / 'big.jpg', size=(100, 120))
     write_synthetic_image(tmp_path / 'small.jpg', size=(60, 80))
@@ -221,7 +224,7 @@ def test_an_image_above_the_pixel_limit_fails_before_it_is_decoded(tool, tmp_pat
 
 
 def test_an_aspect_ratio_the_model_cannot_take_is_named(tool, tmp_path, capsys):
-    """Before: OpenCV's `(-215:Assertion failed) ... inv_scale_x > 0` from the config's Resize."""
+    """Named, rather than OpenCV's `(-215:Assertion failed) ... inv_scale_x > 0` from the config's Resize."""
     cv2.imwrite(str(tmp_path / 'strip.png'), np.zeros((10, 60000, 3), np.uint8))
     assert tool.main([*RANDOM_WEIGHTS, str(tmp_path / 'strip.png'), '--out-dir', str(tmp_path / 'out'), *CPU]) == 1
     assert (f"failed: {tmp_path / 'strip.png'}: ImageSizeError: 60000x10 px (aspect ratio 6000:1) is a shape this "
@@ -245,7 +248,7 @@ def full_disk(free_bytes):
 
 
 def test_outputs_on_a_full_disk_leave_no_file_under_their_names(tmp_path):
-    """Before: 0-byte `_labels.png` and `_mask.png` under the final names. OpenCV writes a small PNG (a
+    """No 0-byte `_labels.png` or `_mask.png` under the final names: OpenCV writes a small PNG (a
     label map of one class) through a buffer whose failure it never sees, and reports success."""
     image = np.random.default_rng(0).integers(0, 256, (200, 300, 3), np.uint8)
     labels = np.zeros((200, 300), np.uint8)
@@ -264,3 +267,31 @@ def test_inference_leaves_cudnn_benchmark_off(tool, tmp_path, monkeypatch):
     write_synthetic_image(tmp_path / 'image.jpg', size=(64, 96))
     assert tool.main([*RANDOM_WEIGHTS, str(tmp_path / 'image.jpg'), '--out-dir', str(tmp_path / 'out'), *CPU]) == 0
     assert torch.backends.cudnn.benchmark is False
+
+
+def test_infer_stops_on_a_file_that_is_no_checkpoint(tmp_path, tool):
+    path = tmp_path / 'text.pth'
+    write_bad_checkpoint(path, 'text')
+    image = tmp_path / 'image.png'
+    cv2.imwrite(str(image), np.zeros((30, 40, 3), np.uint8))
+    with pytest.raises(SystemExit, match=f"error: checkpoint {re.escape(str(path))} is not a PyTorch checkpoint"):
+        tool.main([STAGE3, str(path), str(image), '--out-dir', str(tmp_path / 'out'), '--device', 'cpu'])
+
+
+def test_infer_names_each_bad_image_and_why(tmp_path, capsys, tool):
+    """Rather than an OpenCV assertion about its buffer, 'failed to load image', or the neck's sizes."""
+    images, out = tmp_path / 'images', tmp_path / 'out'
+    images.mkdir()
+    (images / 'empty.png').write_bytes(b'')
+    (images / 'junk.png').write_bytes(b'not an image')
+    cv2.imwrite(str(images / 'small.png'), np.zeros((10, 40, 3), np.uint8))
+    cv2.imwrite(str(images / 'good.png'), np.zeros((30, 40, 3), np.uint8))
+    assert tool.main([STAGE3, 'none', str(images), '--out-dir', str(out), '--scale', 'native',
+                      '--device', 'cpu', '--cfg-options', 'model.backbone.init_cfg=None']) == 1
+    failures = capsys.readouterr().err
+    images = images.resolve()
+    assert f'failed: {images / "empty.png"}: UnreadableImageError: the file is empty (0 bytes)' in failures
+    assert f'failed: {images / "junk.png"}: UnreadableImageError: OpenCV cannot decode it' in failures
+    assert re.search(f'failed: {re.escape(str(images / "small.png"))}: InputTooSmallError: .*10x40 px.* at least '
+                     '15 px per side', failures)
+    assert (out / 'good_labels.png').exists()

@@ -6,6 +6,7 @@ from mmseg.structures import SegDataSample
 from test_encoder_decoder import make_pair
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('dtype', [torch.bfloat16, torch.float16])
 def test_half_precision_labels_follow_float32_where_float32_is_sure(dtype):
     _, model = make_pair()

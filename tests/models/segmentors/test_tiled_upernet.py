@@ -26,7 +26,8 @@ def make_neck_and_head(num_inputs: int, seed: int = 0):
 
 @pytest.mark.parametrize('num_inputs', [4, 1])
 @pytest.mark.parametrize('height,width', [(7, 7), (9, 6), (10, 13), (2, 3)])
-@pytest.mark.parametrize('tile', [1, 5, 16, 1000])
+# Tile 1 (a tile per pixel) is the slowest by far: slow.
+@pytest.mark.parametrize('tile', [pytest.param(1, marks=pytest.mark.slow), 5, 16, 1000])
 def test_tiles_equal_the_whole_map(num_inputs, height, width, tile):
     neck, head = make_neck_and_head(num_inputs)
     feats = [torch.randn(2, 8, height, width) for _ in range(num_inputs)]

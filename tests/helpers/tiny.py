@@ -1,4 +1,4 @@
-"""Tiny DINOv2-shaped models and data for the tests: every test runs in seconds on CPU."""
+"""Tiny DINOv2-shaped models and data for the tests: small enough that every test runs on a CPU."""
 import os.path as osp
 import struct
 import zlib
@@ -13,7 +13,7 @@ from mmseg_adala.models.backbones import resolve_arch, timm_to_official_dinov2
 # A DINOv2 ViT cut down to 2 blocks of width 48 (timm arguments: AdaLAViT's vit_cfg).
 # Width 48 because giant's SwiGLU hidden size, int(width * 16 / 3), must be even.
 TINY_VIT = dict(embed_dim=48, depth=2, num_heads=2)
-TINY_CONFIGS = osp.join(osp.dirname(__file__), '..', 'configs', 'tiny')
+TINY_CONFIGS = osp.join(osp.dirname(__file__), '..', '..', 'configs', 'tiny')
 
 
 def tiny_teacher_state(arch: str = 'dinov2_vits14') -> dict:
