@@ -40,8 +40,9 @@ GOOD = dict(
 # export's per seed. The L2ViT row is after stage 2: its own errors column may be higher.
 BASELINE_ERRORS = dict(probe_lolcats=dict(unaligned=0.30, stage1=(0.20, 0.21)),
                        probe_l2vit=dict(unaligned=0.40, stage1=(0.15, 0.16)))
-SPEED = dict(softmax=dict(status='ok', seconds_per_batch=40.0, peak_mb=275.0),
-             linear=dict(status='ok', seconds_per_batch=5.0, peak_mb=286.0))
+# The segmentor's records: the whole peak varies with the head's allocations, the backbone's is compared.
+SPEED = dict(softmax=dict(status='ok', seconds_per_batch=40.0, peak_mb=239.0, backbone_peak_mb=155.0),
+             linear=dict(status='ok', seconds_per_batch=5.0, peak_mb=287.0, backbone_peak_mb=171.0))
 # The feature columns the demo prints when the held-out images go in unnormalised: stage 1
 # raising the error it minimises, the control at cosine 0.990.
 UNNORMALISED = dict(probe_no_attention=dict(cosines=(0.990, 0.990), errors=(1.881, 1.881)),
@@ -114,12 +115,17 @@ def test_losing_the_key_at_high_resolution_fails_the_demo():
 
 @pytest.mark.parametrize('speed, why', [
     (dict(SPEED, linear=dict(SPEED['linear'], seconds_per_batch=30.0)), 'linear barely faster than softmax'),
-    (dict(SPEED, linear=dict(SPEED['linear'], peak_mb=600.0)), 'linear attention needs twice the memory'),
+    (dict(SPEED, linear=dict(SPEED['linear'], backbone_peak_mb=320.0)), 'linear attention needs twice the memory'),
     (dict(SPEED, softmax=dict(status='OOM')), 'a measurement that failed proves nothing'),
-    (dict(SPEED, linear=dict(SPEED['linear'], peak_mb=None)), 'memory not measured'),
+    (dict(SPEED, linear=dict(SPEED['linear'], backbone_peak_mb=None)), 'memory not measured'),
 ])
 def test_a_broken_speed_claim_fails_the_demo(speed, why):
     assert not holds(speed=speed), why
+
+
+def test_the_memory_check_reads_the_backbones_peak():
+    """The head after the backbone is the same for both variants: its peak is no evidence either way."""
+    assert holds(speed=dict(SPEED, linear=dict(SPEED['linear'], peak_mb=600.0)))
 
 
 def test_a_tie_within_the_noise_is_not_a_failure():
