@@ -186,6 +186,7 @@ FAMILIES = {'clip': ('clip_vitl14', 14), 'siglip': ('siglip_vitl16', 16), 'dinov
 
 
 @pytest.mark.parametrize('family', FAMILIES)
+@pytest.mark.slow
 def test_family_configs_change_only_the_model(family):
     arch, patch = FAMILIES[family]
     weights = {f'{family}_checkpoint', 'stage1_export', 'stage2_export'}

@@ -63,6 +63,7 @@ def test_segmentor_from_mmseg_bases_trains_on_cpu():
     assert predictions[0].pred_sem_seg.data.shape == (1, 112, 112)
 
 
+@pytest.mark.slow
 def test_runner_saves_and_resumes(tmp_path, synthetic_root):
     """2 iterations, save, resume to 4: the same weights as 4 iterations in one go.
 

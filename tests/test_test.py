@@ -29,6 +29,7 @@ def test_evaluation_leaves_cudnn_benchmark_off(tmp_path, monkeypatch):
     assert torch.backends.cudnn.benchmark is False
 
 
+@pytest.mark.slow
 def test_evaluation_of_a_fitting_checkpoint(tmp_path, test_tool, synthetic_options, straight_run, softmax_checkpoint):
     metrics = test_tool.main([STAGE3, osp.join(straight_run, f'iter_{ITERS}.pth'), '--work-dir', str(tmp_path),
                               '--cfg-options', *synthetic_options])

@@ -43,6 +43,7 @@ def test_a_second_run_into_a_work_dir_in_use_is_refused(tmp_path, options, first
     assert 'iter_1.pth' in os.listdir(tmp_path) and 'run.lock' not in os.listdir(tmp_path)
 
 
+@pytest.mark.slow
 def test_the_other_processes_of_a_run_take_no_lock(tmp_path, options, monkeypatch):
     """Under torchrun every process runs this tool: only the first (RANK 0) holds the lock."""
     with WorkDirLock(str(tmp_path)):  # rank 0 of the same run

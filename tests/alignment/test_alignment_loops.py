@@ -8,6 +8,7 @@ from tiny import TINY_CONFIGS, make_image_folder
 from mmseg_adala.engine.run_config import load_run_config
 
 
+@pytest.mark.slow
 def test_skipped_images_are_totalled_and_validation_fails_on_an_unreadable_one(tmp_path, teacher_checkpoint):
     train = make_image_folder(tmp_path / 'train', 6)
     val = make_image_folder(tmp_path / 'val', 2, seed=1)

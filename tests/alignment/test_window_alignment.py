@@ -27,6 +27,7 @@ def _aligned(teacher_checkpoint, student, steps, trainable=None):
     return model, before, after
 
 
+@pytest.mark.slow
 def test_stage1_aligns_lolcats_hybrid_and_learns_its_mixing_factor(teacher_checkpoint, tmp_path):
     model, before, after = _aligned(teacher_checkpoint, LOLCATS, steps=30)
     assert after < before / 2, (before, after)

@@ -80,6 +80,7 @@ def test_the_configs_head_tile_reaches_the_model(tmp_path, checkpoint):
     np.testing.assert_array_equal(tiled(str(image))['predictions'], untiled(str(image))['predictions'])
 
 
+@pytest.mark.slow
 def test_half_precision_labels_mostly_equal_float32(tmp_path, checkpoint):
     image = tmp_path / 'image.jpg'
     write_synthetic_image(image, size=(200, 300), seed=1)

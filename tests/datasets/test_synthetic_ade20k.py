@@ -150,6 +150,7 @@ def test_write_synthetic_image_keeps_height_width_order(tmp_path):
     assert label.dtype == np.uint8 and set(np.unique(label)) <= set(range(4))
 
 
+@pytest.mark.slow
 def test_cli_writes_the_layout(tmp_path):
     # The repository on the path, in case the package is not installed (editable) here.
     pythonpath = os.pathsep.join([str(REPO), os.environ.get('PYTHONPATH', '')])

@@ -37,6 +37,7 @@ def refused_resume(config, checkpoint, work_dir, options):
     return str(refused.value.code)
 
 
+@pytest.mark.slow
 def test_resuming_another_stages_checkpoint_is_refused_with_the_cause(tmp_path, data_options, teacher_checkpoint,
                                                                       image_folders):
     train, val = image_folders
@@ -53,6 +54,7 @@ def test_resuming_another_stages_checkpoint_is_refused_with_the_cause(tmp_path, 
     assert not [name for name in os.listdir(tmp_path / 'work') if name.endswith('.pth')]
 
 
+@pytest.mark.slow
 def test_resuming_with_other_optimizer_groups_is_refused(tmp_path, data_options):
     """Same model, other optimizer constructor: one parameter group, against layer decay's many."""
     plain = tmp_path / 'plain'

@@ -28,6 +28,7 @@ def wrapper(config, **flags):
     return cfg.optim_wrapper
 
 
+@pytest.mark.slow
 def test_amp_is_bfloat16_unless_asked_otherwise():
     """`--amp` means bfloat16: AmpOptimWrapper without a dtype would be float16 on CUDA."""
     amp = wrapper(STAGE3, amp=True)
@@ -65,6 +66,7 @@ def test_amp_without_a_gpu_is_refused_at_once_naming_the_fix(tmp_path, monkeypat
 
 
 
+@pytest.mark.slow
 def test_which_configs_need_a_gpu_to_train():
     """The README's sentence, for the configs outside tests/test_configs.py's PAPER_CONFIGS (which checks its own):
     every config but the tiny and demo ones trains in bfloat16 mixed precision."""

@@ -85,7 +85,7 @@ def test_each_broken_miou_claim_fails_the_demo(broken, why):
 
 
 @pytest.mark.parametrize('broken, why', [
-    (UNNORMALISED, 'the diagnostics of unnormalised images (issue 21)'),
+    (UNNORMALISED, 'the diagnostics of unnormalised held-out images'),
     (dict(probe_softmax_teacher=dict(cosines=(0.99, 0.99))), 'the teacher differs from itself: a broken diagnostic'),
     (dict(probe_stage1_only=dict(errors=(0.30, 0.32))), 'stage 1 does not lower the attention error'),
     (dict(linear_probe=dict(cosines=(0.86, 0.88))), 'stages 1+2 do not raise the final cosine'),

@@ -111,6 +111,7 @@ def test_training_step_is_mmsegs_loss(pair):
         torch.testing.assert_close(got[key], expected[key])
 
 
+@pytest.mark.slow
 def test_the_package_works_without_mmdet_and_mask2former_names_the_extra():
     """Only AdaLAMask2Former needs mmdet; without it, it says how to install it."""
     code = """
