@@ -167,7 +167,7 @@ def main():
     args = parser.parse_args()
     prepare_process()
     # mmcv, mmseg and mmengine repeat the same deprecation notices in every one of the demo's
-    # 30 runs (not ours to fix): the seeds' processes and tools/infer.py's inherit this.
+    # runs (not ours to fix): the seeds' processes and tools/infer.py's inherit this.
     os.environ['PYTHONWARNINGS'] = 'ignore::UserWarning'
     root = osp.abspath(args.work_dir)
     start = time.time()
