@@ -197,7 +197,7 @@ def main():
     with ProcessPoolExecutor(max_workers=min(len(args.seeds), cores), initializer=prepare_process,
                              mp_context=multiprocessing.get_context('spawn')) as pool:
         for seed_rows, seed_baseline_errors in pool.map(seed_chain, [root] * len(args.seeds), args.seeds,
-                                                        [start] * len(args.seeds)):
+                                                        [start] * len(args.seeds), [reference] * len(args.seeds)):
             for config, measured in seed_rows.items():
                 for column, value in measured.items():
                     rows[config][column].append(value)
@@ -222,10 +222,12 @@ def prepare_process() -> None:
     warnings.filterwarnings('ignore', category=UserWarning)
 
 
-def seed_chain(root: str, seed: int, demo_start: float) -> Tuple[Dict[str, dict], Dict[str, float]]:
+def seed_chain(root: str, seed: int, demo_start: float,
+               reference: TeacherReference) -> Tuple[Dict[str, dict], Dict[str, float]]:
     """One seed's stages 1 and 2, ablations and baselines, then stage 3 and the diagnostics of every
-    row. Returns, by row config, the mIoU, final-feature cosine, mean and per-block attention
-    error; and, by baseline row, the mean attention error of its stage-1 export."""
+    row against the teacher's `reference` (recorded once, in the demo's process). Returns, by row
+    config, the mIoU, final-feature cosine, mean and per-block attention error; and, by baseline
+    row, the mean attention error of its stage-1 export."""
     path = lambda relative: osp.join(root, relative)  # noqa: E731
     seed_dir = lambda relative: path(f'seed{seed}/{relative}')  # noqa: E731
     pretrain_data, ade_data = path('data/context_pretrain'), path('data/context_ade20k')
@@ -247,7 +249,6 @@ def seed_chain(root: str, seed: int, demo_start: float) -> Tuple[Dict[str, dict]
                                   ('stage2_l2vit', after('stage1_l2vit'), 'L2ViT-style: stage 2')):
         run(config, seed_dir(config), f'seed {seed}, {step}', demo_start, options, seed=seed)
 
-    reference = TeacherReference(load_backbone('probe_softmax_teacher', teacher), held_out_images(ade_data))
     measured = {}
     for name, config, weights, _ in ROWS:
         weights = teacher if weights == 'teacher' else seed_dir(weights)

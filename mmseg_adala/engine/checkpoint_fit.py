@@ -85,10 +85,8 @@ def saved_model_cfg(checkpoint: dict) -> Optional[dict]:
 
 
 def _builds_adala_vit(backbone) -> bool:
-    if not (isinstance(backbone, dict) and isinstance(backbone.get('type'), str)):
-        return False
-    backbone_cls = MODELS.get(backbone['type'])
-    return backbone_cls is not None and backbone_cls is MODELS.get('AdaLAViT')
+    return (isinstance(backbone, dict) and isinstance(backbone.get('type'), str)
+            and MODELS.get(backbone['type']) is MODELS.get('AdaLAViT'))
 
 
 def attention_mismatch(checkpoint: dict, model_cfg: dict) -> Optional[str]:

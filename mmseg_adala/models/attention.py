@@ -269,8 +269,8 @@ class AdaLAAttention(nn.Module):
     def _grid(self, grid_size: Optional[Tuple[int, int]]) -> Tuple[int, int]:
         grid_size = grid_size or self.grid_size
         if grid_size is None:
-            raise ValueError(f'attn_type={self.attn_type!r} needs the patch grid: pass grid_size, as AdaLAViT '
-                             'does for each input')
+            raise ValueError(f'attn_type={self.attn_type!r} needs the patch grid: pass grid_size, or set the '
+                             'grid_size attribute before each forward as AdaLAViT does')
         return grid_size
 
     def extra_repr(self) -> str:

@@ -111,7 +111,6 @@ def build_timm_vit(arch: ViTArch, **kwargs):
                              dynamic_img_size=True, **kwargs)
 
 
-
 def with_backbone_normalisation(data_preprocessor: Optional[dict], backbone: dict) -> Optional[dict]:
     """`data_preprocessor` with the mean/std of an AdaLAViT `backbone` config where it sets none.
 
